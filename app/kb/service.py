@@ -1,0 +1,102 @@
+"""Persistence of articles: syncing the folder into the database, reading what is published."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import utcnow
+from app.kb.loader import ArticleIn
+from app.kb.models import Article, KbRevision
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """What a folder sync changed."""
+
+    added: int
+    updated: int
+    removed: int
+    unchanged: int
+
+    @property
+    def changed(self) -> bool:
+        """Whether anything was written."""
+        return bool(self.added or self.updated or self.removed)
+
+
+async def get_revision(session: AsyncSession) -> int:
+    """The knowledge revision number (0 before anything was loaded)."""
+    value = await session.scalar(select(KbRevision.revision).where(KbRevision.id == 1))
+    return int(value or 0)
+
+
+async def bump_revision(session: AsyncSession) -> int:
+    """Record that published knowledge changed; returns the new revision."""
+    current = await session.scalar(
+        update(KbRevision)
+        .where(KbRevision.id == 1)
+        .values(revision=KbRevision.revision + 1, updated_at=utcnow())
+        .returning(KbRevision.revision)
+    )
+    if current is None:
+        session.add(KbRevision(id=1, revision=1, updated_at=utcnow()))
+        await session.flush()
+        return 1
+    return int(current)
+
+
+async def sync_folder(session: AsyncSession, *, articles_in: list[ArticleIn]) -> SyncReport:
+    """Make the file-sourced articles in the database match `articles_in` (by slug).
+
+    Articles created through the API are never touched; an API article whose slug collides
+    with a file keeps its content.
+    """
+    existing = {a.slug: a for a in (await session.scalars(select(Article))).all()}
+    added = updated = unchanged = removed = 0
+    seen: set[str] = set()
+    for article_in in articles_in:
+        seen.add(article_in.slug)
+        current = existing.get(article_in.slug)
+        if current is None:
+            session.add(
+                Article(
+                    slug=article_in.slug,
+                    title=article_in.title,
+                    body=article_in.body,
+                    questions=list(article_in.questions),
+                    tags=list(article_in.tags),
+                    status="published",
+                    source="file",
+                    content_hash=article_in.content_hash,
+                )
+            )
+            added += 1
+        elif current.source != "file" or current.content_hash == article_in.content_hash:
+            unchanged += 1
+        else:
+            current.title = article_in.title
+            current.body = article_in.body
+            current.questions = list(article_in.questions)
+            current.tags = list(article_in.tags)
+            current.content_hash = article_in.content_hash
+            updated += 1
+    for slug, article in existing.items():
+        if article.source == "file" and slug not in seen:
+            await session.delete(article)
+            removed += 1
+    report = SyncReport(added=added, updated=updated, removed=removed, unchanged=unchanged)
+    if report.changed:
+        await session.flush()
+        await bump_revision(session)
+    return report
+
+
+async def list_published(session: AsyncSession) -> list[Article]:
+    """Every published article, by id."""
+    rows = await session.scalars(
+        select(Article).where(Article.status == "published").order_by(Article.id)
+    )
+    return list(rows.all())

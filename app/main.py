@@ -1,0 +1,65 @@
+"""Builds the FastAPI application: routes, error handlers, and a lifespan that starts the
+runtime (database, encoder, knowledge index) once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from app import health
+from app.config import Settings
+from app.conversations.router import router as conversations_router
+from app.errors import install_error_handlers
+from app.middleware import BodySizeLimit
+from app.nlp.embedder import Embedder
+from app.runtime import Runtime
+
+WEB_DIR = Path(__file__).parent / "web"
+MAX_BODY_BYTES = 256 * 1024
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, embedder: Embedder | None = None) -> FastAPI:
+    """The application; `embedder` lets several apps in one process share a loaded model."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await Runtime.start(settings, embedder=embedder)
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            app.state.runtime = None
+            await runtime.stop()
+
+    app = FastAPI(
+        title="Switchboard",
+        version="0.1.0",
+        summary="AI-assisted customer-support chat: a knowledge-base bot that hands off to humans.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = None
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    app.include_router(health.router)
+    app.include_router(conversations_router)
+    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def demo_page() -> FileResponse:
+        return FileResponse(WEB_DIR / "index.html")
+
+    @app.get("/widget.js", include_in_schema=False)
+    async def widget_script() -> FileResponse:
+        return FileResponse(WEB_DIR / "widget.js", media_type="text/javascript")
+
+    return app

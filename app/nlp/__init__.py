@@ -1,0 +1,1 @@
+"""The AI engine: text encoder, micro-batching. No web imports here."""

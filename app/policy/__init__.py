@@ -1,0 +1,1 @@
+"""The decision of each bot turn: a pure function of the signals, the conversation and settings."""

@@ -1,0 +1,93 @@
+"""The service's long-lived parts, created once at start: database, encoder, knowledge index."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+from app.config import Settings
+from app.db import Database
+from app.kb import service as kb_service
+from app.kb.knowledge import BuildReport, KnowledgeIndex
+from app.kb.loader import load_folder
+from app.nlp.batcher import MicroBatcher
+from app.nlp.embedder import Embedder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Everything a request needs besides its own session."""
+
+    settings: Settings
+    db: Database
+    embedder: Embedder
+    batcher: MicroBatcher
+    knowledge: KnowledgeIndex
+    started_at: float = field(default_factory=time.time)
+    startup_seconds: float = 0.0
+    owns_embedder: bool = True
+
+    @classmethod
+    async def start(cls, settings: Settings, *, embedder: Embedder | None = None) -> Runtime:
+        """Migrate the database, load the encoder, load the KB folder and build the index."""
+        began = time.perf_counter()
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(settings.sqlalchemy_url)
+        await db.migrate()
+        owns = embedder is None
+        if embedder is None:
+            embedder = await asyncio.to_thread(
+                Embedder,
+                settings.embedding_model,
+                backend=settings.embedding.backend,
+                cache_dir=settings.model_cache_dir,
+            )
+        batcher = MicroBatcher(
+            embedder.encode,
+            max_batch=settings.embedding.max_batch,
+            window_ms=settings.embedding.batch_window_ms,
+        )
+        batcher.start()
+        knowledge = KnowledgeIndex(
+            folder=settings.index_dir,
+            model_key=embedder.key,
+            dimension=embedder.dimension,
+            chunk_words=settings.retrieval.chunk_words,
+        )
+        runtime = cls(settings, db, embedder, batcher, knowledge, owns_embedder=owns)
+        try:
+            await runtime.load_knowledge_folder()
+        except BaseException:
+            await runtime.stop()
+            raise
+        runtime.startup_seconds = time.perf_counter() - began
+        log.info("ready in %.1fs (encoder: %s)", runtime.startup_seconds, embedder.backend)
+        return runtime
+
+    async def load_knowledge_folder(self) -> BuildReport:
+        """Sync the KB folder into the database and rebuild the index from what is published."""
+        articles_in = await asyncio.to_thread(load_folder, self.settings.kb_dir)
+        async with self.db.sessions() as session, session.begin():
+            report = await kb_service.sync_folder(session, articles_in=articles_in)
+            published = await kb_service.list_published(session)
+            revision = await kb_service.get_revision(session)
+        log.info(
+            "knowledge folder %s: %d added, %d updated, %d removed, %d unchanged",
+            self.settings.kb_dir,
+            report.added,
+            report.updated,
+            report.removed,
+            report.unchanged,
+        )
+        return await self.knowledge.rebuild(
+            published, revision=revision, encode=self.batcher.encode_many
+        )
+
+    async def stop(self) -> None:
+        """Release the encoder thread and the database pool."""
+        await self.batcher.close()
+        await self.db.dispose()

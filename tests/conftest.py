@@ -1,0 +1,141 @@
+"""Shared fixtures: the real model (loaded once), apps on a fresh SQLite or PostgreSQL database,
+and HTTP clients that drive them through their public API."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.config import Settings, bundled_model_path
+from app.main import create_app
+from app.nlp.embedder import Embedder
+
+REPO = Path(__file__).resolve().parent.parent
+SHIPPED_KB = REPO / "knowledge_base"
+POSTGRES_URL = os.environ.get("SWITCHBOARD_TEST_DATABASE_URL")
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One model cache (ONNX export) for the whole run."""
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def embedder(model_cache: Path) -> Embedder:
+    """The bundled model on the ONNX backend, loaded once."""
+    return Embedder(bundled_model_path(), backend="onnx", cache_dir=model_cache)
+
+
+@pytest.fixture(scope="session")
+async def seeded_index(embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped KB's persisted index, built once; each test's data folder starts with a copy
+    so that starting an app does not re-embed the whole knowledge base every time."""
+    from app.runtime import Runtime
+
+    root = tmp_path_factory.mktemp("seed")
+    settings = make_settings(root)
+    runtime = await Runtime.start(settings, embedder=embedder)
+    await runtime.stop()
+    return settings.index_dir
+
+
+async def reset_postgres(url: str) -> None:
+    """Drop every table of the test database."""
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database: SQLite in the test's folder, or the test PostgreSQL emptied."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'data' / 'switchboard.db'}"
+    if not POSTGRES_URL:
+        pytest.skip("set SWITCHBOARD_TEST_DATABASE_URL to run against PostgreSQL (.ci/run does)")
+    return POSTGRES_URL
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    """Settings for a test app in `tmp_path` (shipped KB unless `kb_dir` is given)."""
+    values: dict[str, Any] = {
+        "data_dir": tmp_path / "data",
+        "kb_dir": SHIPPED_KB,
+        "intents_dir": REPO / "intents",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def start_app(
+    tmp_path: Path, embedder: Embedder, database_url: str, seeded_index: Path
+) -> Callable[..., Any]:
+    """`async with start_app(**settings) as client:` runs an app and gives an HTTP client."""
+
+    reset_done = False
+
+    @asynccontextmanager
+    async def _start(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+        nonlocal reset_done
+        if database_url.startswith("postgresql") and not reset_done:
+            await reset_postgres(database_url)
+            reset_done = True
+        overrides.setdefault("database_url", database_url)
+        settings = make_settings(tmp_path, **overrides)
+        if not settings.index_dir.exists():
+            shutil.copytree(seeded_index, settings.index_dir)
+        app = create_app(settings, embedder=embedder)
+        async with (
+            LifespanManager(app, startup_timeout=120) as manager,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=manager.app), base_url="http://test"
+            ) as client,
+        ):
+            yield client
+
+    return _start
+
+
+@pytest.fixture
+async def client(start_app: Callable[..., Any]) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app with default settings and the shipped knowledge base."""
+    async with start_app() as c:
+        yield c
+
+
+Opened = tuple[str, dict[str, str]]
+
+
+async def open_conversation(client: httpx.AsyncClient) -> Opened:
+    """Create a conversation; returns its id and the headers that authenticate as its customer."""
+    response = await client.post("/api/v1/conversations")
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return body["id"], {"Authorization": f"Bearer {body['token']}"}
+
+
+async def ask(client: httpx.AsyncClient, opened: Opened, text: str, **extra: Any) -> httpx.Response:
+    """Post a customer message."""
+    conversation_id, headers = opened
+    return await client.post(
+        f"/api/v1/conversations/{conversation_id}/messages",
+        json={"text": text, **extra},
+        headers=headers,
+    )
+
+
+Asker = Callable[[str], Awaitable[httpx.Response]]

@@ -1,0 +1,26 @@
+"""Liveness, readiness and the demo page."""
+
+from __future__ import annotations
+
+import httpx
+
+
+async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    body = ready.json()
+    assert body["status"] == "ready"
+    assert body["encoder"] == {"backend": "onnx", "dimension": 384}
+    assert body["knowledge"]["articles"] >= 40
+    assert body["knowledge"]["passages"] > body["knowledge"]["articles"]
+
+
+async def test_demo_page_embeds_the_widget(client: httpx.AsyncClient) -> None:
+    page = await client.get("/")
+    assert page.status_code == 200
+    assert "text/html" in page.headers["content-type"]
+    assert "/widget.js" in page.text
+    script = await client.get("/widget.js")
+    assert script.status_code == 200
+    assert "javascript" in script.headers["content-type"]
