@@ -1,0 +1,80 @@
+"""The encoder: ONNX and torch agree; concurrent requests are batched and get their own vectors."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import numpy as np
+
+from app.config import bundled_model_path
+from app.nlp.batcher import MicroBatcher
+from app.nlp.embedder import Embedder
+
+TEXTS = [
+    "Where is my order LS-104233?",
+    "I want my money back for the broken kettle",
+    "How do I reset my password?",
+    "bonjour, livrez-vous au Canada ?",
+    "",
+]
+
+
+def test_onnx_and_torch_give_the_same_vectors(embedder: Embedder, model_cache: Path) -> None:
+    torch_embedder = Embedder(bundled_model_path(), backend="torch", cache_dir=model_cache)
+    assert embedder.backend == "onnx"
+    assert torch_embedder.backend == "torch"
+    onnx_vectors = embedder.encode(TEXTS)
+    torch_vectors = torch_embedder.encode(TEXTS)
+    cosines = (onnx_vectors * torch_vectors).sum(axis=1)
+    assert cosines.min() > 0.9999
+    assert onnx_vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(onnx_vectors, axis=1), 1.0, atol=1e-4)
+
+
+def test_onnx_export_is_reused(embedder: Embedder, model_cache: Path) -> None:
+    exports = list(model_cache.glob("onnx-*/onnx/model.onnx"))
+    assert len(exports) == 1
+    stamp = exports[0].stat().st_mtime_ns
+    again = Embedder(bundled_model_path(), backend="onnx", cache_dir=model_cache)
+    assert again.backend == "onnx"
+    assert exports[0].stat().st_mtime_ns == stamp
+
+
+def test_unknown_model_path_fails_clearly(tmp_path: Path) -> None:
+    import pytest
+
+    from app.nlp.embedder import EmbedderError
+
+    with pytest.raises(EmbedderError, match="cannot load embedding model"):
+        Embedder(str(tmp_path / "no-model"), backend="torch", cache_dir=tmp_path)
+
+
+async def test_concurrent_requests_share_batches_and_get_their_own_vectors(
+    embedder: Embedder,
+) -> None:
+    batcher = MicroBatcher(embedder.encode, max_batch=64, window_ms=2.0)
+    batcher.start()
+    try:
+        texts = [f"question {i}: where is my parcel number {i}?" for i in range(48)]
+        vectors = await asyncio.gather(*[batcher.encode_one(t) for t in texts])
+    finally:
+        await batcher.close()
+    expected = embedder.encode(texts)
+    for got, want in zip(vectors, expected, strict=True):
+        assert float(got @ want) > 0.9999
+    assert batcher.stats.texts == 48
+    assert batcher.stats.batches < 48, "concurrent requests were not batched"
+    assert batcher.stats.largest_batch > 1
+
+
+async def test_a_cancelled_request_does_not_break_the_batcher(embedder: Embedder) -> None:
+    batcher = MicroBatcher(embedder.encode, max_batch=8, window_ms=0.0)
+    batcher.start()
+    try:
+        doomed = asyncio.ensure_future(batcher.encode_one("never mind"))
+        doomed.cancel()
+        vector = await batcher.encode_one("still here")
+    finally:
+        await batcher.close()
+    assert vector.shape == (embedder.dimension,)
