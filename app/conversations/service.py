@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.conversations.models import Conversation, Event, Message
@@ -44,72 +47,168 @@ async def get_for_customer_or_raise(
     return conversation
 
 
-async def get_by_client_id(
+_conversations = Conversation.__table__
+_messages = Message.__table__
+_events = Event.__table__
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """A message as stored (a plain value, detached from any session)."""
+
+    seq: int
+    author: str
+    text: str
+    created_at: datetime
+    client_id: str | None = None
+    reply_to_seq: int | None = None
+    meta: dict[str, Any] | None = None
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> StoredMessage:
+        """Build from a `messages` row."""
+        return cls(
+            seq=row["seq"],
+            author=row["author"],
+            text=row["text"],
+            created_at=row["created_at"],
+            client_id=row["client_id"],
+            reply_to_seq=row["reply_to_seq"],
+            meta=row["meta"] or {},
+        )
+
+
+@dataclass(frozen=True)
+class TurnContext:
+    """What a customer turn needs to know before it runs, read in one query."""
+
+    token_hash: str
+    status: str
+    last_seq: int
+    replay_seq: int | None  # seq of the message already posted with this client_id
+    replay_text: str | None
+
+
+# The hot path of every turn uses pre-built Core statements: one read, one write transaction.
+_TURN_CONTEXT = (
+    select(
+        _conversations.c.token_hash,
+        _conversations.c.status,
+        _conversations.c.last_seq,
+        _messages.c.seq.label("replay_seq"),
+        _messages.c.text.label("replay_text"),
+    )
+    .select_from(
+        _conversations.outerjoin(
+            _messages,
+            and_(
+                _messages.c.conversation_id == _conversations.c.id,
+                _messages.c.client_id == bindparam("client_id"),
+            ),
+        )
+    )
+    .where(_conversations.c.id == bindparam("conversation_id"))
+)
+_RESERVE_SEQS = (
+    update(_conversations)
+    .where(_conversations.c.id == bindparam("conversation_id"))
+    .values(
+        last_seq=_conversations.c.last_seq + bindparam("count"),
+        updated_at=bindparam("now", type_=_conversations.c.updated_at.type),
+    )
+    .returning(_conversations.c.last_seq)
+)
+_INSERT_MESSAGES = insert(_messages)
+_INSERT_EVENT = insert(_events)
+_POST_AND_REPLY = select(_messages).where(
+    _messages.c.conversation_id == bindparam("conversation_id"),
+    or_(_messages.c.seq == bindparam("seq"), _messages.c.reply_to_seq == bindparam("seq")),
+)
+
+
+async def get_turn_context_or_raise(
+    session: AsyncSession, *, conversation_id: str, token: str, client_id: str | None
+) -> TurnContext:
+    """The conversation's state and any earlier post of `client_id`; 404/403 as for customers."""
+    row = (
+        await session.execute(
+            _TURN_CONTEXT, {"conversation_id": conversation_id, "client_id": client_id}
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"conversation {conversation_id} does not exist")
+    if not token_matches(token, row.token_hash):
+        raise Forbidden("this token does not open this conversation")
+    return TurnContext(row.token_hash, row.status, row.last_seq, row.replay_seq, row.replay_text)
+
+
+async def find_client_post(
     session: AsyncSession, *, conversation_id: str, client_id: str
-) -> Message | None:
-    """The customer message posted earlier with this client id, if any."""
-    return await session.scalar(
-        select(Message).where(
-            Message.conversation_id == conversation_id, Message.client_id == client_id
+) -> tuple[StoredMessage, StoredMessage | None] | None:
+    """The message posted with `client_id` and the bot's reply to it, if it was posted."""
+    seq = await session.scalar(
+        select(_messages.c.seq).where(
+            _messages.c.conversation_id == conversation_id, _messages.c.client_id == client_id
         )
     )
+    if seq is None:
+        return None
+    return await get_post_and_reply(session, conversation_id=conversation_id, seq=seq)
 
 
-async def get_reply_to(session: AsyncSession, *, conversation_id: str, seq: int) -> Message | None:
-    """The bot message that answered message `seq`, if any."""
-    return await session.scalar(
-        select(Message).where(
-            Message.conversation_id == conversation_id, Message.reply_to_seq == seq
-        )
-    )
+async def get_post_and_reply(
+    session: AsyncSession, *, conversation_id: str, seq: int
+) -> tuple[StoredMessage, StoredMessage | None]:
+    """Message `seq` and the bot's reply to it (None when the bot did not reply)."""
+    rows = await session.execute(_POST_AND_REPLY, {"conversation_id": conversation_id, "seq": seq})
+    found = [StoredMessage.from_row(r) for r in rows.mappings()]
+    post = next(m for m in found if m.seq == seq)
+    reply = next((m for m in found if m.reply_to_seq == seq), None)
+    return post, reply
 
 
 async def reserve_seqs(session: AsyncSession, *, conversation_id: str, count: int) -> int:
     """Reserve `count` consecutive sequence numbers; returns the first. One atomic UPDATE."""
-    last = await session.scalar(
-        update(Conversation)
-        .where(Conversation.id == conversation_id)
-        .values(last_seq=Conversation.last_seq + count, updated_at=utcnow())
-        .returning(Conversation.last_seq)
-    )
+    last = (
+        await session.execute(
+            _RESERVE_SEQS, {"conversation_id": conversation_id, "count": count, "now": utcnow()}
+        )
+    ).scalar()
     if last is None:
         raise NotFound(f"conversation {conversation_id} does not exist")
     return int(last) - count + 1
 
 
-def add_message(
-    session: AsyncSession,
-    *,
-    conversation_id: str,
-    seq: int,
-    author: str,
-    text: str,
-    client_id: str | None = None,
-    reply_to_seq: int | None = None,
-    meta: dict[str, Any] | None = None,
-) -> Message:
-    """Stage a message (written at the next flush)."""
-    message = Message(
-        conversation_id=conversation_id,
-        seq=seq,
-        author=author,
-        text=text,
-        client_id=client_id,
-        reply_to_seq=reply_to_seq,
-        meta=meta or {},
-        created_at=utcnow(),
+async def insert_messages(
+    session: AsyncSession, *, conversation_id: str, messages: list[StoredMessage]
+) -> None:
+    """Write messages (one statement)."""
+    await session.execute(
+        _INSERT_MESSAGES,
+        [
+            {
+                "conversation_id": conversation_id,
+                "seq": m.seq,
+                "author": m.author,
+                "text": m.text,
+                "client_id": m.client_id,
+                "reply_to_seq": m.reply_to_seq,
+                "meta": m.meta or {},
+                "created_at": m.created_at,
+            }
+            for m in messages
+        ],
     )
-    session.add(message)
-    return message
 
 
-def add_event(
+async def insert_event(
     session: AsyncSession, *, conversation_id: str | None, type: str, data: dict[str, Any]
-) -> Event:
-    """Stage an event (written at the next flush)."""
-    event = Event(conversation_id=conversation_id, type=type, data=data, created_at=utcnow())
-    session.add(event)
-    return event
+) -> None:
+    """Append an event."""
+    await session.execute(
+        _INSERT_EVENT,
+        {"conversation_id": conversation_id, "type": type, "data": data, "created_at": utcnow()},
+    )
 
 
 async def list_after(

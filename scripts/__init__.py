@@ -1,0 +1,1 @@
+"""Offline evaluation scripts (not part of the shipped `app` package); see docs/EVALUATION.md."""

@@ -1,0 +1,204 @@
+"""Benchmarks a KB-answer turn over HTTP against the bare model encode, and start-up time.
+
+Starts the real service (`python -m app serve`) on loopback with a fresh data folder and:
+1. times the cold start (ONNX export + embedding the demo KB) and a warm restart (nothing
+   changed: reuses the persisted index, must embed 0 passages) until `/readyz` answers;
+2. measures, interleaved in one run, the bare encode of a message with the fastest backend
+   (ONNX, in this process) and a full customer turn over HTTP for the same message
+   (POST /api/v1/conversations/{id}/messages: auth, idempotency check, encode, search, policy,
+   two messages and an event written to SQLite), and reports p50/p95 and the ratio of medians.
+
+Run from the repo root: `python scripts/bench_turn.py [--turns 300] [--write]`; `--write`
+updates the generated section of docs/BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shlex
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from app.config import bundled_model_path  # noqa: E402
+from app.nlp.embedder import Embedder  # noqa: E402
+
+DOC = REPO_ROOT / "docs" / "BENCHMARKS.md"
+QUESTIONS = [
+    "how long does my refund take to show up",
+    "can I pay with klarna",
+    "do you ship to Canada?",
+    "I never got the password reset email",
+    "what is your return policy",
+    "my parcel says delivered but it's not here",
+    "how do I change my shipping address",
+    "is there a warranty on headphones",
+    "when is your support team available",
+    "can I use two promo codes on one order",
+    "how do I delete my account and data",
+    "the item I received is broken",
+]
+
+
+def free_port() -> int:
+    """An unused loopback port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(data_dir: Path, port: int) -> tuple[subprocess.Popen[bytes], float, dict]:
+    """Start the service; returns the process, seconds until /readyz said ready, and its body."""
+    env = {
+        **os.environ,
+        "SWITCHBOARD_DATA_DIR": str(data_dir),
+        "SWITCHBOARD_LOG_LEVEL": "warning",
+    }
+    env.pop("SWITCHBOARD_DATABASE_URL", None)
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--port", str(port)],
+        cwd=REPO_ROOT,
+        env=env,
+    )
+    deadline = started + 180
+    while time.perf_counter() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited with {process.returncode}")
+        try:
+            response = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1)
+            if response.status_code == 200:
+                return process, time.perf_counter() - started, response.json()
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    process.kill()
+    raise SystemExit("server did not become ready in 180 s")
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    """Stop the service and wait for it."""
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile in milliseconds."""
+    return float(np.percentile(np.asarray(values) * 1000.0, q))
+
+
+def measure_turns(port: int, embedder: Embedder, turns: int) -> tuple[list[float], list[float]]:
+    """Interleaved bare-encode and HTTP-turn timings (seconds) for the same messages."""
+    encode_times: list[float] = []
+    turn_times: list[float] = []
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        conversation = client.post("/api/v1/conversations").json()
+        headers = {"Authorization": f"Bearer {conversation['token']}"}
+        url = f"/api/v1/conversations/{conversation['id']}/messages"
+        for i in range(turns + 20):
+            text = f"{QUESTIONS[i % len(QUESTIONS)]} ({i})"
+            t0 = time.perf_counter()
+            embedder.encode([text])
+            t1 = time.perf_counter()
+            response = client.post(url, json={"text": text, "client_id": f"b{i}"}, headers=headers)
+            t2 = time.perf_counter()
+            if response.status_code != 201:
+                raise SystemExit(f"turn failed: {response.status_code} {response.text}")
+            if i >= 20:  # the first 20 warm both paths up
+                encode_times.append(t1 - t0)
+                turn_times.append(t2 - t1)
+    return encode_times, turn_times
+
+
+def machine() -> str:
+    """A one-line description of this machine."""
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+
+
+def write_section(table: str) -> None:
+    """Replace the generated section of docs/BENCHMARKS.md."""
+    start, end = "<!-- turn:start -->", "<!-- turn:end -->"
+    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n\n"
+    block = f"{start}\n{table}\n{end}"
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        text = before + block + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    DOC.write_text(text, encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--turns", type=int, default=300, help="measured turns (after warm-up)")
+    parser.add_argument("--write", action="store_true", help="update docs/BENCHMARKS.md")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="switchboard-bench-") as tmp:
+        data_dir = Path(tmp) / "data"
+        port = free_port()
+        process, cold, _ = start_server(data_dir, port)
+        stop_server(process)
+        process, warm, ready = start_server(data_dir, port)
+        try:
+            embedder = Embedder(bundled_model_path(), backend="onnx", cache_dir=data_dir / "models")
+            encode_times, turn_times = measure_turns(port, embedder, args.turns)
+        finally:
+            stop_server(process)
+
+    enc50, enc95 = percentile(encode_times, 50), percentile(encode_times, 95)
+    turn50, turn95 = percentile(turn_times, 50), percentile(turn_times, 95)
+    command = "python scripts/bench_turn.py " + shlex.join(
+        a for a in sys.argv[1:] if a != "--write"
+    )
+    table = "\n".join(
+        [
+            "### A KB-answer turn over HTTP vs the bare model encode",
+            "",
+            f"{args.turns} turns, interleaved with a bare encode of the same message "
+            f"(one conversation, SQLite, loopback). {datetime.now(UTC):%Y-%m-%d}, {machine()}.",
+            f"Command: `{command.strip()}`.",
+            "",
+            "| measure | p50 (ms) | p95 (ms) |",
+            "|---|---:|---:|",
+            f"| bare encode, ONNX backend (in process) | {enc50:.2f} | {enc95:.2f} |",
+            f"| full turn over HTTP | {turn50:.2f} | {turn95:.2f} |",
+            f"| **ratio turn / encode (medians)** | **{turn50 / enc50:.2f}x** | "
+            f"{turn95 / enc95:.2f}x |",
+            "",
+            "### Start-up to ready (demo KB)",
+            "",
+            "| start | seconds | passages embedded |",
+            "|---|---:|---:|",
+            f"| first start (ONNX export + embedding the KB) | {cold:.1f} | all |",
+            f"| restart, content unchanged | {warm:.1f} | "
+            f"{ready['knowledge']['embedded_at_last_build']} |",
+        ]
+    )
+    print(table)
+    if args.write:
+        write_section(table)
+
+
+if __name__ == "__main__":
+    main()
