@@ -34,6 +34,9 @@ class EmbeddingSettings(BaseModel):
     backend: Literal["onnx", "torch"] = Field(
         "onnx", description="Encoder backend; torch is the fallback when ONNX cannot load."
     )
+    threads: int = Field(
+        0, ge=0, le=256, description="Encoder threads per call; 0 uses one per core."
+    )
     max_batch: int = Field(64, ge=1, le=1024, description="Most texts in one encoder call.")
     batch_window_ms: float = Field(
         2.0,

@@ -2,22 +2,30 @@
 
 SQLite (WAL) by default, PostgreSQL when `SWITCHBOARD_DATABASE_URL` names it. On SQLite every
 writing transaction starts with `BEGIN IMMEDIATE`, so concurrent writers queue on the lock
-instead of failing halfway with "database is locked"; `read_sessions` begin deferred.
+instead of failing halfway with "database is locked"; reading transactions begin deferred.
+
+Request paths run a plain synchronous function over a `Connection` in one transaction with
+`Database.run` / `Database.read`: on SQLite in a worker thread on the synchronous driver (one
+thread hop for the whole transaction instead of several per statement through aiosqlite),
+elsewhere through the async engine's `run_sync`. The same function serves both. `sessions`
+(async ORM) serve start-up work such as the knowledge-base sync.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Concatenate, ParamSpec, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, event, text
+from sqlalchemy import JSON, BigInteger, DateTime, Engine, Integer, create_engine, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
     async_sessionmaker,
     create_async_engine,
 )
@@ -62,8 +70,14 @@ class Base(DeclarativeBase):
     }
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+P = ParamSpec("P")
+T = TypeVar("T")
+
+SQLITE_WORKER_THREADS = 4
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
@@ -76,7 +90,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         readonly = conn.get_execution_options().get("readonly", False)
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
@@ -93,16 +107,28 @@ class Database:
             if db_path and db_path != ":memory:":
                 Path(db_path).parent.mkdir(parents=True, exist_ok=True)
             self.engine = create_async_engine(url, connect_args={"timeout": 30})
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine.sync_engine)
+            sync_url = self.engine.url.set(drivername="sqlite+pysqlite")
+            self._sync_engine: Engine | None = create_engine(
+                sync_url, connect_args={"timeout": 30}, pool_size=SQLITE_WORKER_THREADS
+            )
+            _configure_sqlite(self._sync_engine)
+            self._sync_engines = {
+                False: self._sync_engine,
+                True: self._sync_engine.execution_options(readonly=True),
+            }
+            self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(
+                SQLITE_WORKER_THREADS, thread_name_prefix="sqlite"
+            )
         else:
+            self._sync_engine = None
+            self._sync_engines = {}
+            self._executor = None
             self.engine = create_async_engine(
                 url, pool_size=10, max_overflow=10, pool_pre_ping=True
             )
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        # Sessions that only read: on SQLite they take no write lock.
-        self.read_sessions = async_sessionmaker(
-            self.engine.execution_options(readonly=True), expire_on_commit=False
-        )
+        self._engines = {False: self.engine, True: self.engine.execution_options(readonly=True)}
+        self.sessions = async_sessionmaker(self._engines[False], expire_on_commit=False)
 
     async def migrate(self) -> None:
         """Apply every Alembic migration not yet applied (serialised across processes on PG)."""
@@ -111,9 +137,49 @@ class Database:
                 await conn.execute(text("SELECT pg_advisory_xact_lock(7311)"))
             await conn.run_sync(_upgrade_to_head)
 
+    async def run(
+        self,
+        fn: Callable[Concatenate[Connection, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Run `fn(connection, ...)` in one writing transaction: committed if it returns, rolled
+        back if it raises. On SQLite it runs in a worker thread, so the loop never waits on it."""
+        return await self._run(fn, False, *args, **kwargs)
+
+    async def read(
+        self,
+        fn: Callable[Concatenate[Connection, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Like `run`, for a function that only reads (on SQLite it takes no write lock)."""
+        return await self._run(fn, True, *args, **kwargs)
+
+    async def _run(
+        self,
+        fn: Callable[Concatenate[Connection, P], T],
+        readonly: bool,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        if self._executor is not None:
+            engine = self._sync_engines[readonly]
+
+            def call() -> T:
+                with engine.begin() as conn:
+                    return fn(conn, *args, **kwargs)
+
+            return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+        async with self._engines[readonly].begin() as conn:
+            return await conn.run_sync(fn, *args, **kwargs)
+
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+        if self._sync_engine is not None and self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._sync_engine.dispose()
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

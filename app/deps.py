@@ -10,7 +10,7 @@ from app.errors import ServiceUnavailable, Unauthorized
 from app.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     """The running service's long-lived parts."""
     runtime: Runtime | None = getattr(request.app.state, "runtime", None)
     if runtime is None:
@@ -18,7 +18,7 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
-def bearer_token(request: Request) -> str:
+async def bearer_token(request: Request) -> str:
     """The bearer secret of the `Authorization` header, or 401 saying what to send."""
     header = request.headers.get("authorization")
     challenge = {"WWW-Authenticate": "Bearer"}

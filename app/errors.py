@@ -112,9 +112,16 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "payload_too_large",
+        }.get(exc.status_code, "http_error")
+        message = str(exc.detail)
+        if exc.status_code == 413:
+            message = "request body is too large; send at most 256 KiB"
         return JSONResponse(
-            _error_body(code, str(exc.detail)),
+            _error_body(code, message),
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )

@@ -16,7 +16,6 @@ from app import health
 from app.config import Settings
 from app.conversations.router import router as conversations_router
 from app.errors import install_error_handlers
-from app.middleware import BodySizeLimit
 from app.nlp.embedder import Embedder
 from app.runtime import Runtime
 
@@ -45,11 +44,11 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         version="0.1.0",
         summary="AI-assisted customer-support chat: a knowledge-base bot that hands off to humans.",
         lifespan=lifespan,
+        max_body_size=MAX_BODY_BYTES,
     )
     app.state.runtime = None
     app.state.settings = settings
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     app.include_router(health.router)
     app.include_router(conversations_router)
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")

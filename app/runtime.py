@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 
 from app.config import Settings
+from app.conversations.access import CustomerAccess
 from app.db import Database
 from app.kb import service as kb_service
 from app.kb.knowledge import BuildReport, KnowledgeIndex
@@ -27,6 +28,7 @@ class Runtime:
     embedder: Embedder
     batcher: MicroBatcher
     knowledge: KnowledgeIndex
+    customer_access: CustomerAccess
     started_at: float = field(default_factory=time.time)
     startup_seconds: float = 0.0
     owns_embedder: bool = True
@@ -45,6 +47,7 @@ class Runtime:
                 settings.embedding_model,
                 backend=settings.embedding.backend,
                 cache_dir=settings.model_cache_dir,
+                threads=settings.embedding.threads,
             )
         batcher = MicroBatcher(
             embedder.encode,
@@ -58,7 +61,9 @@ class Runtime:
             dimension=embedder.dimension,
             chunk_words=settings.retrieval.chunk_words,
         )
-        runtime = cls(settings, db, embedder, batcher, knowledge, owns_embedder=owns)
+        runtime = cls(
+            settings, db, embedder, batcher, knowledge, CustomerAccess(db), owns_embedder=owns
+        )
         try:
             await runtime.load_knowledge_folder()
         except BaseException:

@@ -99,10 +99,14 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values) * 1000.0, q))
 
 
-def measure_turns(port: int, embedder: Embedder, turns: int) -> tuple[list[float], list[float]]:
-    """Interleaved bare-encode and HTTP-turn timings (seconds) for the same messages."""
+def measure_turns(
+    port: int, embedder: Embedder, turns: int
+) -> tuple[list[float], list[float], dict[str, list[float]]]:
+    """Interleaved bare-encode and HTTP-turn timings (seconds) for the same messages, and the
+    server's own stage timings (milliseconds, from its `Server-Timing` header)."""
     encode_times: list[float] = []
     turn_times: list[float] = []
+    stages: dict[str, list[float]] = {}
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
         conversation = client.post("/api/v1/conversations").json()
         headers = {"Authorization": f"Bearer {conversation['token']}"}
@@ -119,7 +123,11 @@ def measure_turns(port: int, embedder: Embedder, turns: int) -> tuple[list[float
             if i >= 20:  # the first 20 warm both paths up
                 encode_times.append(t1 - t0)
                 turn_times.append(t2 - t1)
-    return encode_times, turn_times
+                for part in response.headers.get("server-timing", "").split(", "):
+                    stage, _, duration = part.partition(";dur=")
+                    if duration:
+                        stages.setdefault(stage, []).append(float(duration))
+    return encode_times, turn_times, stages
 
 
 def machine() -> str:
@@ -162,7 +170,7 @@ def main() -> None:
         process, warm, ready = start_server(data_dir, port)
         try:
             embedder = Embedder(bundled_model_path(), backend="onnx", cache_dir=data_dir / "models")
-            encode_times, turn_times = measure_turns(port, embedder, args.turns)
+            encode_times, turn_times, stages = measure_turns(port, embedder, args.turns)
         finally:
             stop_server(process)
 
@@ -185,6 +193,13 @@ def main() -> None:
             f"| full turn over HTTP | {turn50:.2f} | {turn95:.2f} |",
             f"| **ratio turn / encode (medians)** | **{turn50 / enc50:.2f}x** | "
             f"{turn95 / enc95:.2f}x |",
+            "",
+            "Where a turn's time goes inside the server (medians of its `Server-Timing` header; "
+            "the rest is HTTP parsing, validation and the client):",
+            "",
+            "| stage | p50 (ms) |",
+            "|---|---:|",
+            *[f"| {stage} | {float(np.median(values)):.2f} |" for stage, values in stages.items()],
             "",
             "### Start-up to ready (demo KB)",
             "",

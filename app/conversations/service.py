@@ -1,4 +1,9 @@
-"""Persistence of conversations, messages and events. Functions flush; the caller commits."""
+"""Persistence of conversations, messages and events; the caller owns the transaction.
+
+Every function takes a synchronous `Connection` and is run inside one transaction by
+`Database.run` / `Database.read` (a worker thread on SQLite, `run_sync` on PostgreSQL), with
+pre-built Core statements on the hot path.
+"""
 
 from __future__ import annotations
 
@@ -8,44 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, insert, or_, select, update
-from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.engine import Connection, RowMapping
 
-from app.conversations.models import Conversation, Event, Message
+from app.conversations.models import Conversation, ConversationStatus, Event, Message
 from app.db import utcnow
-from app.errors import Forbidden, NotFound
-from app.security import hash_token, new_token, token_matches
-
-
-async def create(session: AsyncSession) -> tuple[Conversation, str]:
-    """A new bot-owned conversation and its bearer token (returned once, stored hashed)."""
-    token = new_token()
-    now = utcnow()
-    conversation = Conversation(
-        id=str(uuid.uuid4()), token_hash=hash_token(token), created_at=now, updated_at=now
-    )
-    session.add(conversation)
-    session.add(Event(conversation_id=conversation.id, type="conversation.created", data={}))
-    await session.flush()
-    return conversation, token
-
-
-async def get(session: AsyncSession, *, conversation_id: str) -> Conversation | None:
-    """The conversation with this id, if any."""
-    return await session.get(Conversation, conversation_id)
-
-
-async def get_for_customer_or_raise(
-    session: AsyncSession, *, conversation_id: str, token: str
-) -> Conversation:
-    """The conversation if `token` opens it: 404 when unknown, 403 when the token is wrong."""
-    conversation = await get(session, conversation_id=conversation_id)
-    if conversation is None:
-        raise NotFound(f"conversation {conversation_id} does not exist")
-    if not token_matches(token, conversation.token_hash):
-        raise Forbidden("this token does not open this conversation")
-    return conversation
-
+from app.errors import NotFound
+from app.security import hash_token, new_token
 
 _conversations = Conversation.__table__
 _messages = Message.__table__
@@ -80,19 +53,29 @@ class StoredMessage:
 
 @dataclass(frozen=True)
 class TurnContext:
-    """What a customer turn needs to know before it runs, read in one query."""
+    """The conversation's state at the start of a turn's transaction, and any earlier post of
+    the same `client_id`, read in one query."""
 
-    token_hash: str
     status: str
     last_seq: int
     replay_seq: int | None  # seq of the message already posted with this client_id
     replay_text: str | None
 
 
+@dataclass(frozen=True)
+class ConversationSummary:
+    """A conversation's public state."""
+
+    id: str
+    status: str
+    last_seq: int
+    created_at: datetime
+    updated_at: datetime
+
+
 # The hot path of every turn uses pre-built Core statements: one read, one write transaction.
 _TURN_CONTEXT = (
     select(
-        _conversations.c.token_hash,
         _conversations.c.status,
         _conversations.c.last_seq,
         _messages.c.seq.label("replay_seq"),
@@ -108,6 +91,11 @@ _TURN_CONTEXT = (
         )
     )
     .where(_conversations.c.id == bindparam("conversation_id"))
+    # Turns of one conversation queue on its row (PostgreSQL; SQLite locks the whole database).
+    .with_for_update(of=_conversations)
+)
+_TOKEN_HASH = select(_conversations.c.token_hash).where(
+    _conversations.c.id == bindparam("conversation_id")
 )
 _RESERVE_SEQS = (
     update(_conversations)
@@ -126,64 +114,56 @@ _POST_AND_REPLY = select(_messages).where(
 )
 
 
-async def get_turn_context_or_raise(
-    session: AsyncSession, *, conversation_id: str, token: str, client_id: str | None
+def get_token_hash(conn: Connection, *, conversation_id: str) -> str | None:
+    """The stored digest of the conversation's customer token (None: no such conversation)."""
+    return conn.execute(_TOKEN_HASH, {"conversation_id": conversation_id}).scalar()
+
+
+def lock_turn_context(
+    conn: Connection, *, conversation_id: str, client_id: str | None
 ) -> TurnContext:
-    """The conversation's state and any earlier post of `client_id`; 404/403 as for customers."""
-    row = (
-        await session.execute(
-            _TURN_CONTEXT, {"conversation_id": conversation_id, "client_id": client_id}
-        )
+    """Lock the conversation for this transaction and read its state (404 if it is gone)."""
+    row = conn.execute(
+        _TURN_CONTEXT, {"conversation_id": conversation_id, "client_id": client_id}
     ).first()
     if row is None:
         raise NotFound(f"conversation {conversation_id} does not exist")
-    if not token_matches(token, row.token_hash):
-        raise Forbidden("this token does not open this conversation")
-    return TurnContext(row.token_hash, row.status, row.last_seq, row.replay_seq, row.replay_text)
+    return TurnContext(row.status, row.last_seq, row.replay_seq, row.replay_text)
 
 
-async def find_client_post(
-    session: AsyncSession, *, conversation_id: str, client_id: str
+def find_client_post(
+    conn: Connection, *, conversation_id: str, client_id: str
 ) -> tuple[StoredMessage, StoredMessage | None] | None:
     """The message posted with `client_id` and the bot's reply to it, if it was posted."""
-    seq = await session.scalar(
+    seq = conn.execute(
         select(_messages.c.seq).where(
             _messages.c.conversation_id == conversation_id, _messages.c.client_id == client_id
         )
-    )
+    ).scalar()
     if seq is None:
         return None
-    return await get_post_and_reply(session, conversation_id=conversation_id, seq=seq)
-
-
-async def get_post_and_reply(
-    session: AsyncSession, *, conversation_id: str, seq: int
-) -> tuple[StoredMessage, StoredMessage | None]:
-    """Message `seq` and the bot's reply to it (None when the bot did not reply)."""
-    rows = await session.execute(_POST_AND_REPLY, {"conversation_id": conversation_id, "seq": seq})
+    rows = conn.execute(_POST_AND_REPLY, {"conversation_id": conversation_id, "seq": seq})
     found = [StoredMessage.from_row(r) for r in rows.mappings()]
     post = next(m for m in found if m.seq == seq)
     reply = next((m for m in found if m.reply_to_seq == seq), None)
     return post, reply
 
 
-async def reserve_seqs(session: AsyncSession, *, conversation_id: str, count: int) -> int:
+def reserve_seqs(conn: Connection, *, conversation_id: str, count: int) -> int:
     """Reserve `count` consecutive sequence numbers; returns the first. One atomic UPDATE."""
-    last = (
-        await session.execute(
-            _RESERVE_SEQS, {"conversation_id": conversation_id, "count": count, "now": utcnow()}
-        )
+    last = conn.execute(
+        _RESERVE_SEQS, {"conversation_id": conversation_id, "count": count, "now": utcnow()}
     ).scalar()
     if last is None:
         raise NotFound(f"conversation {conversation_id} does not exist")
     return int(last) - count + 1
 
 
-async def insert_messages(
-    session: AsyncSession, *, conversation_id: str, messages: list[StoredMessage]
+def insert_messages(
+    conn: Connection, *, conversation_id: str, messages: list[StoredMessage]
 ) -> None:
     """Write messages (one statement)."""
-    await session.execute(
+    conn.execute(
         _INSERT_MESSAGES,
         [
             {
@@ -201,24 +181,64 @@ async def insert_messages(
     )
 
 
-async def insert_event(
-    session: AsyncSession, *, conversation_id: str | None, type: str, data: dict[str, Any]
+def insert_event(
+    conn: Connection, *, conversation_id: str | None, type: str, data: dict[str, Any]
 ) -> None:
     """Append an event."""
-    await session.execute(
+    conn.execute(
         _INSERT_EVENT,
         {"conversation_id": conversation_id, "type": type, "data": data, "created_at": utcnow()},
     )
 
 
-async def list_after(
-    session: AsyncSession, *, conversation_id: str, after: int, limit: int
-) -> list[Message]:
+def create(conn: Connection) -> tuple[ConversationSummary, str]:
+    """A new bot-owned conversation and its bearer token (returned once, stored hashed)."""
+    token = new_token()
+    now = utcnow()
+    summary = ConversationSummary(
+        id=str(uuid.uuid4()),
+        status=ConversationStatus.BOT,
+        last_seq=0,
+        created_at=now,
+        updated_at=now,
+    )
+    conn.execute(
+        insert(_conversations),
+        {
+            "id": summary.id,
+            "token_hash": hash_token(token),
+            "status": summary.status,
+            "last_seq": 0,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    insert_event(conn, conversation_id=summary.id, type="conversation.created", data={})
+    return summary, token
+
+
+def get_summary(conn: Connection, *, conversation_id: str) -> ConversationSummary | None:
+    """The conversation's public state, if it exists."""
+    row = conn.execute(
+        select(
+            _conversations.c.id,
+            _conversations.c.status,
+            _conversations.c.last_seq,
+            _conversations.c.created_at,
+            _conversations.c.updated_at,
+        ).where(_conversations.c.id == conversation_id)
+    ).first()
+    return ConversationSummary(*row) if row is not None else None
+
+
+def list_after(
+    conn: Connection, *, conversation_id: str, after: int, limit: int
+) -> list[StoredMessage]:
     """Up to `limit` messages with seq > `after`, in order."""
-    rows = await session.scalars(
-        select(Message)
-        .where(Message.conversation_id == conversation_id, Message.seq > after)
-        .order_by(Message.seq)
+    rows = conn.execute(
+        select(_messages)
+        .where(_messages.c.conversation_id == conversation_id, _messages.c.seq > after)
+        .order_by(_messages.c.seq)
         .limit(limit)
     )
-    return list(rows.all())
+    return [StoredMessage.from_row(r) for r in rows.mappings()]

@@ -1,24 +1,26 @@
 """The customer turn: persist the message, understand it, decide, reply — atomically.
 
-1. Start encoding the text at once (micro-batched, on the encoder thread) while the database
-   checks the token and whether this `client_id` was already answered.
-2. Search the knowledge index with the vector and let the policy decide.
-3. In ONE short write transaction reserve two sequence numbers and store the customer message,
-   the bot reply and the event. A failure anywhere before the commit stores nothing; a
-   concurrent retry of the same `client_id` loses the unique constraint and gets the stored
-   result instead.
+1. Check the customer's token (digest cached in process: no database round trip).
+2. Encode the text (micro-batched, on the encoder thread) and search the knowledge index.
+3. In ONE short transaction: lock the conversation and read its state; if this `client_id` was
+   already posted, return what was stored; otherwise let the policy decide on that fresh state,
+   reserve two sequence numbers and store the customer message, the bot reply and the event.
+   A failure anywhere before the commit stores nothing; a concurrent retry of the same
+   `client_id` that loses the unique constraint gets the stored result instead.
 """
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from app.config import Settings
 from app.conversations import service as conversation_service
-from app.conversations.models import Author, Message
+from app.conversations.models import Author
 from app.conversations.replies import render
 from app.conversations.schemas import MessageIn, MessageRead, Reply, TurnResult
 from app.conversations.service import StoredMessage
@@ -34,13 +36,15 @@ PUBLIC_META_KEYS = ("kind", "reason", "confidence", "sources", "suggestions")
 
 @dataclass(frozen=True)
 class TurnOutcome:
-    """The result of a turn and whether it was replayed from an earlier identical post."""
+    """The result of a turn, whether it was replayed from an earlier identical post, and where
+    its time went (milliseconds per stage, sent as a `Server-Timing` header)."""
 
     result: TurnResult
     replayed: bool
+    timings: dict[str, float] = field(default_factory=dict)
 
 
-def message_read(message: Message | StoredMessage) -> MessageRead:
+def message_read(message: StoredMessage) -> MessageRead:
     """The public view of a stored message (internal signals stay out)."""
     stored_meta = message.meta or {}
     return MessageRead(
@@ -72,6 +76,19 @@ def _result(customer: StoredMessage, bot: StoredMessage | None) -> TurnResult:
     )
 
 
+class _Clock:
+    """Measures consecutive stages of a turn."""
+
+    def __init__(self) -> None:
+        self._last = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.laps[stage] = (now - self._last) * 1000.0
+        self._last = now
+
+
 def _check_same_text(client_id: str, stored_text: str | None, text: str) -> None:
     if stored_text != text:
         raise Conflict(
@@ -84,10 +101,9 @@ async def _replay(
     runtime: Runtime, *, conversation_id: str, client_id: str, text: str
 ) -> TurnResult:
     """The stored result of an earlier post with this client_id."""
-    async with runtime.db.read_sessions() as session:
-        found = await conversation_service.find_client_post(
-            session, conversation_id=conversation_id, client_id=client_id
-        )
+    found = await runtime.db.read(
+        conversation_service.find_client_post, conversation_id=conversation_id, client_id=client_id
+    )
     if found is None:  # the competing post rolled back: nothing to replay
         raise Conflict("a concurrent post with this client_id failed; retry it")
     _check_same_text(client_id, found[0].text, text)
@@ -109,40 +125,41 @@ def _signals_payload(hits: list[KbHit], decision: Decision) -> dict[str, Any]:
     }
 
 
-async def handle_customer_message(
-    runtime: Runtime, *, conversation_id: str, token: str, message_in: MessageIn
-) -> TurnOutcome:
-    """Store a customer message and the bot's reply; replay the stored result for a retry."""
-    settings = runtime.settings
-    client_id = message_in.client_id
-    encoding = asyncio.ensure_future(runtime.batcher.encode_one(message_in.text))
-    try:
-        async with runtime.db.read_sessions() as session:
-            context = await conversation_service.get_turn_context_or_raise(
-                session, conversation_id=conversation_id, token=token, client_id=client_id
-            )
-        if client_id is not None and context.replay_seq is not None:
-            _check_same_text(client_id, context.replay_text, message_in.text)
-            return TurnOutcome(
-                await _replay(
-                    runtime,
-                    conversation_id=conversation_id,
-                    client_id=client_id,
-                    text=message_in.text,
-                ),
-                replayed=True,
-            )
-        vector = await encoding
-    except EmbedderError as exc:
-        raise ServiceUnavailable("the language model failed on this message; retry") from exc
-    finally:
-        if not encoding.done():
-            encoding.cancel()
+@dataclass(frozen=True)
+class _Understanding:
+    """What the model found for the message; computed before the transaction."""
 
-    hits = runtime.knowledge.search(vector, limit=max(settings.retrieval.top_k, 10))
-    signals = Signals(tuple(Candidate(h.article.id, h.score) for h in hits))
+    hits: list[KbHit]
+    signals: Signals
+
+
+def _decide_and_store(
+    conn: Connection,
+    *,
+    conversation_id: str,
+    message_in: MessageIn,
+    understanding: _Understanding,
+    settings: Settings,
+) -> tuple[StoredMessage, StoredMessage | None, bool]:
+    """The turn's transaction: lock the conversation, replay a seen `client_id`, or decide on
+    fresh state and store the customer message, the reply and the event.
+
+    Returns (customer message, bot reply, replayed).
+    """
+    context = conversation_service.lock_turn_context(
+        conn, conversation_id=conversation_id, client_id=message_in.client_id
+    )
+    if message_in.client_id is not None and context.replay_seq is not None:
+        _check_same_text(message_in.client_id, context.replay_text, message_in.text)
+        found = conversation_service.find_client_post(
+            conn, conversation_id=conversation_id, client_id=message_in.client_id
+        )
+        assert found is not None
+        return found[0], found[1], True
+
+    hits = understanding.hits
     state = ConversationState(bot_turns=context.last_seq // 2)
-    decision = decide(signals, state, settings.policy)
+    decision = decide(understanding.signals, state, settings.policy)
     rendered = render(decision, hits, top_k=settings.retrieval.top_k)
     signals_payload = _signals_payload(hits, decision)
     bot_meta: dict[str, Any] = {
@@ -154,42 +171,75 @@ async def handle_customer_message(
         "signals": signals_payload,
     }
 
+    first = conversation_service.reserve_seqs(conn, conversation_id=conversation_id, count=2)
+    now = utcnow()
+    customer = StoredMessage(
+        seq=first,
+        author=Author.CUSTOMER,
+        text=message_in.text,
+        created_at=now,
+        client_id=message_in.client_id,
+    )
+    bot = StoredMessage(
+        seq=first + 1,
+        author=Author.BOT,
+        text=rendered.text,
+        created_at=now,
+        reply_to_seq=first,
+        meta=bot_meta,
+    )
+    conversation_service.insert_messages(
+        conn, conversation_id=conversation_id, messages=[customer, bot]
+    )
+    conversation_service.insert_event(
+        conn,
+        conversation_id=conversation_id,
+        type=f"bot.{decision.kind.value}",
+        data={"seq": bot.seq, **signals_payload["decision"]},
+    )
+    return customer, bot, False
+
+
+async def handle_customer_message(
+    runtime: Runtime, *, conversation_id: str, token: str, message_in: MessageIn
+) -> TurnOutcome:
+    """Store a customer message and the bot's reply; replay the stored result for a retry.
+
+    Authenticate (cached digest) → encode (micro-batched) → search → one transaction that
+    locks the conversation, decides on its current state and stores everything.
+    """
+    settings = runtime.settings
+    clock = _Clock()
+    await runtime.customer_access.check(conversation_id=conversation_id, token=token)
+    clock.lap("auth")
     try:
-        async with runtime.db.sessions() as session:
-            first = await conversation_service.reserve_seqs(
-                session, conversation_id=conversation_id, count=2
-            )
-            now = utcnow()
-            customer = StoredMessage(
-                seq=first,
-                author=Author.CUSTOMER,
-                text=message_in.text,
-                created_at=now,
-                client_id=client_id,
-            )
-            bot = StoredMessage(
-                seq=first + 1,
-                author=Author.BOT,
-                text=rendered.text,
-                created_at=now,
-                reply_to_seq=first,
-                meta=bot_meta,
-            )
-            await conversation_service.insert_messages(
-                session, conversation_id=conversation_id, messages=[customer, bot]
-            )
-            await conversation_service.insert_event(
-                session,
-                conversation_id=conversation_id,
-                type=f"bot.{decision.kind.value}",
-                data={"seq": bot.seq, **signals_payload["decision"]},
-            )
-            await session.commit()
+        vector = await runtime.batcher.encode_one(message_in.text)
+    except EmbedderError as exc:
+        raise ServiceUnavailable("the language model failed on this message; retry") from exc
+    clock.lap("encode")
+    hits = runtime.knowledge.search(vector, limit=max(settings.retrieval.top_k, 10))
+    understanding = _Understanding(
+        hits, Signals(tuple(Candidate(h.article.id, h.score) for h in hits))
+    )
+    clock.lap("search")
+    try:
+        customer, bot, replayed = await runtime.db.run(
+            _decide_and_store,
+            conversation_id=conversation_id,
+            message_in=message_in,
+            understanding=understanding,
+            settings=settings,
+        )
     except IntegrityError:
-        if client_id is None:
+        # A concurrent post of the same client_id committed first (PostgreSQL): replay it.
+        if message_in.client_id is None:
             raise
         result = await _replay(
-            runtime, conversation_id=conversation_id, client_id=client_id, text=message_in.text
+            runtime,
+            conversation_id=conversation_id,
+            client_id=message_in.client_id,
+            text=message_in.text,
         )
         return TurnOutcome(result, replayed=True)
-    return TurnOutcome(_result(customer, bot), replayed=False)
+    clock.lap("store")
+    return TurnOutcome(_result(customer, bot), replayed=replayed, timings=clock.laps)
