@@ -26,7 +26,7 @@
       * { box-sizing: border-box; font-family: system-ui, -apple-system, "Segoe UI", sans-serif; }
       .launcher { position: fixed; bottom: 20px; ${opts.position}: 20px; width: 56px; height: 56px;
         border-radius: 50%; border: 0; background: var(--accent); color: #fff; cursor: pointer;
-        box-shadow: 0 4px 14px rgba(0,0,0,.25); font-size: 24px; z-index: 2147483000; }
+        box-shadow: 0 4px 14px rgba(0,0,0,.25); z-index: 2147483000; display: grid; place-items: center; }
       .launcher:focus-visible, button:focus-visible, textarea:focus-visible { outline: 3px solid #ffbf47; outline-offset: 2px; }
       .panel { position: fixed; bottom: 88px; ${opts.position}: 20px; width: min(380px, calc(100vw - 24px));
         height: min(560px, calc(100vh - 110px)); background: #fff; color: #1d2521; border-radius: 14px;
@@ -41,6 +41,12 @@
       .msg.customer { align-self: flex-end; background: var(--accent); color: #fff; border-bottom-right-radius: 4px; }
       .msg.bot, .msg.agent, .msg.system { align-self: flex-start; background: #fff; border: 1px solid #e1e4e2; border-bottom-left-radius: 4px; }
       .sources { margin-top: 6px; font-size: 12px; color: #5a6660; }
+      .msg.rich { white-space: normal; }
+      .msg.rich p { margin: 0 0 8px; } .msg.rich p:last-of-type { margin-bottom: 0; }
+      .msg.rich h4 { margin: 10px 0 4px; font-size: 14px; }
+      .msg.rich ul, .msg.rich ol { margin: 0 0 8px; padding-left: 20px; }
+      .msg.rich table { border-collapse: collapse; margin: 0 0 8px; font-size: 13px; }
+      .msg.rich td, .msg.rich th { border: 1px solid #e1e4e2; padding: 3px 6px; text-align: left; vertical-align: top; }
       .chips { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 8px; }
       .chips button { border: 1px solid var(--accent); color: var(--accent); background: #fff; border-radius: 999px; padding: 5px 10px; font-size: 13px; cursor: pointer; }
       .typing { align-self: flex-start; color: #5a6660; font-size: 13px; font-style: italic; }
@@ -50,7 +56,7 @@
       .error { color: #a4262c; font-size: 13px; padding: 0 12px 8px; }
       @media (max-width: 480px) { .panel { bottom: 0; ${opts.position}: 0; width: 100vw; height: 100vh; border-radius: 0; } }
     </style>
-    <button class="launcher" type="button" aria-label="Open chat" aria-expanded="false">💬</button>
+    <button class="launcher" type="button" aria-label="Open chat" aria-expanded="false"><svg viewBox="0 0 24 24" width="26" height="26" aria-hidden="true" focusable="false"><path fill="currentColor" d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2zm3 6a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3z"/></svg></button>
     <section class="panel" role="dialog" aria-label="${""}" hidden>
       <header><h2></h2><button type="button" class="close" aria-label="Close chat">×</button></header>
       <div class="log" role="log" aria-live="polite"></div>
@@ -84,11 +90,54 @@
     errorBox.hidden = !text;
   }
 
+  // A small Markdown subset (headings, paragraphs, lists, tables, **bold**) built as DOM nodes
+  // with textContent only: no server string is ever parsed as HTML.
+  function inline(parent, text) {
+    text.split(/(\*\*[^*]+\*\*)/).forEach((part) => {
+      if (/^\*\*[^*]+\*\*$/.test(part)) parent.append(el("strong", "", part.slice(2, -2)));
+      else if (part) parent.append(document.createTextNode(part.replace(/`/g, "")));
+    });
+    return parent;
+  }
+
+  function markdown(text) {
+    const frag = document.createDocumentFragment();
+    for (const block of text.split(/\n\s*\n/)) {
+      const lines = block.split("\n").filter((l) => l.trim());
+      if (!lines.length) continue;
+      if (/^#{1,6}\s/.test(lines[0]) && lines.length === 1) {
+        frag.append(inline(el("h4"), lines[0].replace(/^#+\s*/, "")));
+      } else if (lines.every((l) => /^\s*([-*+]|\d+[.)])\s+/.test(l))) {
+        const list = el(/^\s*\d/.test(lines[0]) ? "ol" : "ul");
+        lines.forEach((l) => list.append(inline(el("li"), l.replace(/^\s*([-*+]|\d+[.)])\s+/, ""))));
+        frag.append(list);
+      } else if (lines.every((l) => l.trim().startsWith("|"))) {
+        const table = el("table");
+        lines.filter((l) => !/^\s*\|[\s:|-]+\|\s*$/.test(l)).forEach((l, i) => {
+          const row = el("tr");
+          l.trim().replace(/^\||\|$/g, "").split("|").forEach((cell) => row.append(inline(el(i ? "td" : "th"), cell.trim())));
+          table.append(row);
+        });
+        frag.append(table);
+      } else {
+        if (/^#{1,6}\s/.test(lines[0])) frag.append(inline(el("h4"), lines.shift().replace(/^#+\s*/, "")));
+        frag.append(inline(el("p"), lines.join(" ")));
+      }
+    }
+    return frag;
+  }
+
   function render(message) {
     if (message.seq && message.seq <= lastSeq) return;
     if (message.seq) lastSeq = message.seq;
-    const bubble = el("div", `msg ${message.author}`, message.text);
     const meta = message.meta || {};
+    const bubble = el("div", `msg ${message.author}`);
+    if (meta.kind === "answer") {
+      bubble.classList.add("rich");
+      bubble.append(markdown(message.text));
+    } else {
+      bubble.textContent = message.text;
+    }
     if (meta.kind === "answer" && meta.sources && meta.sources.length) {
       bubble.append(el("div", "sources", `Source: ${meta.sources[0].title}`));
     }
@@ -104,7 +153,8 @@
       bubble.append(chips);
     }
     log.append(bubble);
-    log.scrollTop = log.scrollHeight;
+    // Long answers are read from their first line: bring the top of a reply into view.
+    log.scrollTop = message.author === "customer" ? log.scrollHeight : Math.max(0, bubble.offsetTop - 12);
   }
 
   async function api(path, init = {}) {
