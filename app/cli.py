@@ -70,8 +70,8 @@ def migrate() -> None:
 @cli.command()
 def ask(question: Annotated[str, typer.Argument(help="What a customer would write.")]) -> None:
     """Show what the bot would reply to QUESTION, and why, without storing anything."""
-    from app.conversations.replies import render
-    from app.policy.decision import Candidate, ConversationState, Signals, decide
+    from app.conversations.turn import plan_reply, understand
+    from app.policy.decision import ConversationState
     from app.runtime import Runtime
 
     settings = Settings()
@@ -80,19 +80,8 @@ def ask(question: Annotated[str, typer.Argument(help="What a customer would writ
     async def run() -> None:
         runtime = await Runtime.start(settings)
         try:
-            vector = await runtime.batcher.encode_one(question)
-            hits = runtime.knowledge.search(vector, limit=10)
-            signals = Signals(tuple(Candidate(h.article.id, h.score) for h in hits))
-            decision = decide(signals, ConversationState(), settings.policy)
-            reply = render(decision, hits, top_k=settings.retrieval.top_k)
-            out = {
-                "decision": decision.kind.value,
-                "reason": decision.reason.value,
-                "diagnostics": decision.diagnostics,
-                "sources": [s.model_dump() for s in reply.sources],
-                "text": reply.text,
-            }
-            typer.echo(json.dumps(out, indent=2))
+            reply = plan_reply(await understand(runtime, question), ConversationState(), settings)
+            typer.echo(json.dumps({**reply.meta, "text": reply.text}, indent=2))
         finally:
             await runtime.stop()
 

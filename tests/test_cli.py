@@ -62,5 +62,6 @@ def test_migrate_kb_sync_and_ask(tmp_path: Path, model_cache: Path, embedder: ob
     asked = _run(["ask", "can I pay with Klarna?"], tmp_path, model_cache)
     assert asked.returncode == 0, asked.stderr
     answer = json.loads(asked.stdout)
-    assert answer["decision"] == "answer"
+    assert answer["kind"] == "answer"
+    assert answer["signals"]["decision"]["reason"] == "kb_match"
     assert "Klarna" in answer["sources"][0]["title"]

@@ -126,11 +126,49 @@ def _signals_payload(hits: list[KbHit], decision: Decision) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class _Understanding:
-    """What the model found for the message; computed before the transaction."""
+class Understanding:
+    """What the model found for a message: the knowledge-base hits and the policy's signals."""
 
     hits: list[KbHit]
     signals: Signals
+
+
+@dataclass(frozen=True)
+class BotReply:
+    """What the bot would say, and why (`meta` is stored with the bot message)."""
+
+    decision: Decision
+    text: str
+    meta: dict[str, Any]
+
+
+async def understand(runtime: Runtime, text: str) -> Understanding:
+    """Encode `text` (one micro-batched encoder call) and search the knowledge index."""
+    try:
+        vector = await runtime.batcher.encode_one(text)
+    except EmbedderError as exc:
+        raise ServiceUnavailable("the language model failed on this message; retry") from exc
+    limit = max(runtime.settings.retrieval.top_k, 10)
+    hits = runtime.knowledge.search(vector, limit=limit)
+    return Understanding(hits, Signals(tuple(Candidate(h.article.id, h.score) for h in hits)))
+
+
+def plan_reply(
+    understanding: Understanding, state: ConversationState, settings: Settings
+) -> BotReply:
+    """Let the policy decide and render its reply (pure: no I/O)."""
+    hits = understanding.hits
+    decision = decide(understanding.signals, state, settings.policy)
+    rendered = render(decision, hits, top_k=settings.retrieval.top_k)
+    meta: dict[str, Any] = {
+        "kind": decision.kind.value,
+        "reason": decision.reason.value,
+        "confidence": round(hits[0].score, 4) if hits else 0.0,
+        "sources": [s.model_dump() for s in rendered.sources],
+        "suggestions": [s.model_dump() for s in rendered.suggestions],
+        "signals": _signals_payload(hits, decision),
+    }
+    return BotReply(decision, rendered.text, meta)
 
 
 def _decide_and_store(
@@ -138,7 +176,7 @@ def _decide_and_store(
     *,
     conversation_id: str,
     message_in: MessageIn,
-    understanding: _Understanding,
+    understanding: Understanding,
     settings: Settings,
 ) -> tuple[StoredMessage, StoredMessage | None, bool]:
     """The turn's transaction: lock the conversation, replay a seen `client_id`, or decide on
@@ -157,19 +195,8 @@ def _decide_and_store(
         assert found is not None
         return found[0], found[1], True
 
-    hits = understanding.hits
     state = ConversationState(bot_turns=context.last_seq // 2)
-    decision = decide(understanding.signals, state, settings.policy)
-    rendered = render(decision, hits, top_k=settings.retrieval.top_k)
-    signals_payload = _signals_payload(hits, decision)
-    bot_meta: dict[str, Any] = {
-        "kind": decision.kind.value,
-        "reason": decision.reason.value,
-        "confidence": round(hits[0].score, 4) if hits else 0.0,
-        "sources": [s.model_dump() for s in rendered.sources],
-        "suggestions": [s.model_dump() for s in rendered.suggestions],
-        "signals": signals_payload,
-    }
+    reply = plan_reply(understanding, state, settings)
 
     first = conversation_service.reserve_seqs(conn, conversation_id=conversation_id, count=2)
     now = utcnow()
@@ -183,10 +210,10 @@ def _decide_and_store(
     bot = StoredMessage(
         seq=first + 1,
         author=Author.BOT,
-        text=rendered.text,
+        text=reply.text,
         created_at=now,
         reply_to_seq=first,
-        meta=bot_meta,
+        meta=reply.meta,
     )
     conversation_service.insert_messages(
         conn, conversation_id=conversation_id, messages=[customer, bot]
@@ -194,8 +221,8 @@ def _decide_and_store(
     conversation_service.insert_event(
         conn,
         conversation_id=conversation_id,
-        type=f"bot.{decision.kind.value}",
-        data={"seq": bot.seq, **signals_payload["decision"]},
+        type=f"bot.{reply.decision.kind.value}",
+        data={"seq": bot.seq, **reply.meta["signals"]["decision"]},
     )
     return customer, bot, False
 
@@ -212,16 +239,8 @@ async def handle_customer_message(
     clock = _Clock()
     await runtime.customer_access.check(conversation_id=conversation_id, token=token)
     clock.lap("auth")
-    try:
-        vector = await runtime.batcher.encode_one(message_in.text)
-    except EmbedderError as exc:
-        raise ServiceUnavailable("the language model failed on this message; retry") from exc
-    clock.lap("encode")
-    hits = runtime.knowledge.search(vector, limit=max(settings.retrieval.top_k, 10))
-    understanding = _Understanding(
-        hits, Signals(tuple(Candidate(h.article.id, h.score) for h in hits))
-    )
-    clock.lap("search")
+    understanding = await understand(runtime, message_in.text)
+    clock.lap("understand")
     try:
         customer, bot, replayed = await runtime.db.run(
             _decide_and_store,
