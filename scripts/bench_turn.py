@@ -17,11 +17,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
-import platform
 import shlex
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +32,8 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from app.config import bundled_model_path  # noqa: E402
 from app.nlp.embedder import Embedder  # noqa: E402
+from scripts.evalkit import machine_description, write_doc_section  # noqa: E402
+from scripts.servicekit import free_port, start_server, stop_server  # noqa: E402
 
 DOC = REPO_ROOT / "docs" / "BENCHMARKS.md"
 QUESTIONS = [
@@ -52,48 +50,6 @@ QUESTIONS = [
     "how do I delete my account and data",
     "the item I received is broken",
 ]
-
-
-def free_port() -> int:
-    """An unused loopback port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(data_dir: Path, port: int) -> tuple[subprocess.Popen[bytes], float, dict]:
-    """Start the service; returns the process, seconds until /readyz said ready, and its body."""
-    env = {
-        **os.environ,
-        "SWITCHBOARD_DATA_DIR": str(data_dir),
-        "SWITCHBOARD_LOG_LEVEL": "warning",
-    }
-    env.pop("SWITCHBOARD_DATABASE_URL", None)
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--port", str(port)],
-        cwd=REPO_ROOT,
-        env=env,
-    )
-    deadline = started + 180
-    while time.perf_counter() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"server exited with {process.returncode}")
-        try:
-            response = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1)
-            if response.status_code == 200:
-                return process, time.perf_counter() - started, response.json()
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    process.kill()
-    raise SystemExit("server did not become ready in 180 s")
-
-
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    """Stop the service and wait for it."""
-    process.terminate()
-    process.wait(timeout=30)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -143,32 +99,6 @@ def measure_turns(
     return encode_times, turn_times, stages
 
 
-def machine() -> str:
-    """A one-line description of this machine."""
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
-
-
-def write_section(table: str) -> None:
-    """Replace the generated section of docs/BENCHMARKS.md."""
-    start, end = "<!-- turn:start -->", "<!-- turn:end -->"
-    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n\n"
-    block = f"{start}\n{table}\n{end}"
-    if start in text and end in text:
-        before, rest = text.split(start, 1)
-        text = before + block + rest.split(end, 1)[1]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    DOC.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--turns", type=int, default=300, help="measured turns (after warm-up)")
@@ -208,7 +138,7 @@ def main() -> None:
             f"{args.rounds} rounds of {args.turns} turns, each interleaved with a bare encode of "
             "the same message "
             f"(one conversation, SQLite, loopback, keep-alive `http.client`). "
-            f"{datetime.now(UTC):%Y-%m-%d}, {machine()}.",
+            f"{datetime.now(UTC):%Y-%m-%d}, {machine_description()}.",
             f"Command: `{command.strip()}`.",
             "",
             "| measure | p50 (ms) | p95 (ms) |",
@@ -238,7 +168,7 @@ def main() -> None:
     )
     print(table)
     if args.write:
-        write_section(table)
+        write_doc_section("turn", table, path=DOC)
 
 
 if __name__ == "__main__":

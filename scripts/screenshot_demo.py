@@ -19,18 +19,9 @@ from playwright.sync_api import Page, sync_playwright
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from scripts.bench_turn import free_port, start_server, stop_server  # noqa: E402
+from scripts.servicekit import CHROMIUM_ARGS, free_port, start_server, stop_server  # noqa: E402
 
 OUT = REPO_ROOT / "docs" / "screenshots"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def chat(page: Page, questions: list[str]) -> None:

@@ -5,28 +5,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.conftest import REPO
+from scripts.servicekit import CHROMIUM_ARGS, free_port, start_server, stop_server
 
 CHROMIUM = os.environ.get("SWITCHBOARD_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason=f"no browser at {CHROMIUM} (apt-get install chromium)"
@@ -42,29 +28,12 @@ def server_url(
     (data_dir / "models").mkdir()
     for exported in model_cache.iterdir():
         (data_dir / "models" / exported.name).symlink_to(exported)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "SWITCHBOARD_DATA_DIR": str(data_dir), "SWITCHBOARD_LOG_LEVEL": "warning"}
-    env.pop("SWITCHBOARD_DATABASE_URL", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--port", str(port)], cwd=REPO, env=env
-    )
-    url = f"http://127.0.0.1:{port}"
+    port = free_port()
+    process, _, _ = start_server(data_dir, port)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("service did not become ready")
-        yield url
+        yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_server(process)
 
 
 def test_customer_asks_in_the_widget_and_the_conversation_survives_a_reload(

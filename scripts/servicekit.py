@@ -1,0 +1,66 @@
+"""Helpers for scripts and tests that drive the real service: start `python -m app serve` on a
+free loopback port with its own data folder, wait until `/readyz` says ready, stop it; and the
+Chromium flags that work on this project's machines."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Headless Chromium as root, on a machine with no network beyond loopback.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    """An unused loopback port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(
+    data_dir: Path, port: int, *, timeout: float = 180.0
+) -> tuple[subprocess.Popen[bytes], float, dict[str, Any]]:
+    """Start the service on `port` with `data_dir`; returns the process, the seconds until
+    `/readyz` said ready, and that answer."""
+    env = {**os.environ, "SWITCHBOARD_DATA_DIR": str(data_dir), "SWITCHBOARD_LOG_LEVEL": "warning"}
+    env.pop("SWITCHBOARD_DATABASE_URL", None)
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--port", str(port)], cwd=REPO_ROOT, env=env
+    )
+    while time.perf_counter() - started < timeout:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            response = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1)
+            if response.status_code == 200:
+                return process, time.perf_counter() - started, response.json()
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"server did not become ready in {timeout:.0f} s")
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    """Stop the service and wait for it."""
+    process.terminate()
+    process.wait(timeout=30)
