@@ -25,6 +25,9 @@ def _configure_logging(settings: Settings) -> None:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Libraries' own progress lines are noise in the service's log.
+    for noisy in ("sentence_transformers", "transformers", "optimum"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.root.level))
 
 
 @cli.command()

@@ -25,7 +25,13 @@ async def readyz(request: Request) -> JSONResponse:
     build = runtime.knowledge.last_build
     body: dict[str, Any] = {
         "status": "ready",
-        "encoder": {"backend": runtime.embedder.backend, "dimension": runtime.embedder.dimension},
+        "encoder": {
+            "backend": runtime.embedder.backend,
+            "dimension": runtime.embedder.dimension,
+            "batches": runtime.batcher.stats.batches,
+            "texts": runtime.batcher.stats.texts,
+            "largest_batch": runtime.batcher.stats.largest_batch,
+        },
         "knowledge": {
             "revision": runtime.knowledge.revision,
             "articles": runtime.knowledge.article_count,

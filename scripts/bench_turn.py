@@ -15,6 +15,7 @@ updates the generated section of docs/BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.client
 import json
 import shlex
@@ -99,10 +100,54 @@ def measure_turns(
     return encode_times, turn_times, stages
 
 
+async def _customer(
+    client: httpx.AsyncClient, deadline: float, latencies: list[float], number: int
+) -> None:
+    """One customer: a conversation, then questions back to back until the deadline."""
+    created = (await client.post("/api/v1/conversations")).json()
+    headers = {"Authorization": f"Bearer {created['token']}"}
+    url = f"/api/v1/conversations/{created['id']}/messages"
+    i = 0
+    while time.perf_counter() < deadline:
+        text = f"{QUESTIONS[(number + i) % len(QUESTIONS)]} ({number}-{i})"
+        started = time.perf_counter()
+        response = await client.post(url, json={"text": text}, headers=headers)
+        if response.status_code != 201:
+            raise SystemExit(f"turn failed: {response.status_code} {response.text}")
+        latencies.append(time.perf_counter() - started)
+        i += 1
+
+
+async def measure_load(port: int, customers: int, seconds: float) -> dict[str, float]:
+    """Turns per second and latency with `customers` chatting at once, and the encoder's mean
+    batch size over the run (from /readyz)."""
+    limits = httpx.Limits(max_connections=customers, max_keepalive_connections=customers)
+    base = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+        before = (await client.get("/readyz")).json()["encoder"]
+        latencies: list[float] = []
+        started = time.perf_counter()
+        deadline = started + seconds
+        await asyncio.gather(*[_customer(client, deadline, latencies, n) for n in range(customers)])
+        elapsed = time.perf_counter() - started
+        after = (await client.get("/readyz")).json()["encoder"]
+    batches = after["batches"] - before["batches"]
+    return {
+        "customers": customers,
+        "turns_per_second": len(latencies) / elapsed,
+        "p50": percentile(latencies, 50),
+        "p99": percentile(latencies, 99),
+        "mean_batch": (after["texts"] - before["texts"]) / batches if batches else 0.0,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--turns", type=int, default=300, help="measured turns (after warm-up)")
     parser.add_argument("--rounds", type=int, default=3, help="measurement rounds (same server)")
+    parser.add_argument(
+        "--load-seconds", type=float, default=15.0, help="seconds per concurrency level"
+    )
     parser.add_argument("--write", action="store_true", help="update docs/BENCHMARKS.md")
     args = parser.parse_args()
 
@@ -123,6 +168,10 @@ def main() -> None:
                 turn_times += turn
                 for stage, values in round_stages.items():
                     stages.setdefault(stage, []).extend(values)
+            load = [
+                asyncio.run(measure_load(port, customers, args.load_seconds))
+                for customers in (1, 4, 16, 32)
+            ]
         finally:
             stop_server(process)
 
@@ -156,6 +205,19 @@ def main() -> None:
             "| stage | p50 (ms) |",
             "|---|---:|",
             *[f"| {stage} | {float(np.median(values)):.2f} |" for stage, values in stages.items()],
+            "",
+            "### Throughput as load grows (micro-batching)",
+            "",
+            f"Customers chatting at once, each sending KB questions back to back for "
+            f"{args.load_seconds:.0f} s (httpx async client in the same machine).",
+            "",
+            "| customers | turns/s | p50 (ms) | p99 (ms) | mean encoder batch |",
+            "|---:|---:|---:|---:|---:|",
+            *[
+                f"| {r['customers']} | {r['turns_per_second']:.0f} | {r['p50']:.1f} | "
+                f"{r['p99']:.1f} | {r['mean_batch']:.1f} |"
+                for r in load
+            ],
             "",
             "### Start-up to ready (demo KB)",
             "",

@@ -7,10 +7,13 @@ load, torch is the fallback.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import shutil
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -58,6 +61,20 @@ def _session_options(threads: int) -> object:
     return options
 
 
+@contextlib.contextmanager
+def _quiet_export() -> Iterator[None]:
+    """Silence the tracer warnings and "save the export" advice of a one-off ONNX export."""
+    library_log = logging.getLogger("sentence_transformers")
+    level = library_log.level
+    library_log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        library_log.setLevel(level)
+
+
 class Embedder:
     """Encodes texts into L2-normalised float32 vectors with one loaded model.
 
@@ -97,7 +114,8 @@ class Embedder:
         target = cache_dir / f"onnx-{_model_key(model)}"
         if not (target / "onnx" / "model.onnx").exists():
             log.info("exporting %s to ONNX in %s (once)", model, target)
-            exported = SentenceTransformer(model, device="cpu", backend="onnx")
+            with _quiet_export():
+                exported = SentenceTransformer(model, device="cpu", backend="onnx")
             tmp = target.with_name(target.name + ".tmp")
             shutil.rmtree(tmp, ignore_errors=True)
             exported.save_pretrained(str(tmp))
