@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from app.config import Settings
 from app.conversations.access import CustomerAccess
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Runtime:
-    """Everything a request needs besides its own session."""
+    """Everything a request needs: settings, database, encoder, index, customer access."""
 
     settings: Settings
     db: Database
@@ -29,9 +29,7 @@ class Runtime:
     batcher: MicroBatcher
     knowledge: KnowledgeIndex
     customer_access: CustomerAccess
-    started_at: float = field(default_factory=time.time)
     startup_seconds: float = 0.0
-    owns_embedder: bool = True
 
     @classmethod
     async def start(cls, settings: Settings, *, embedder: Embedder | None = None) -> Runtime:
@@ -40,7 +38,6 @@ class Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(settings.sqlalchemy_url)
         await db.migrate()
-        owns = embedder is None
         if embedder is None:
             embedder = await asyncio.to_thread(
                 Embedder,
@@ -61,9 +58,7 @@ class Runtime:
             dimension=embedder.dimension,
             chunk_words=settings.retrieval.chunk_words,
         )
-        runtime = cls(
-            settings, db, embedder, batcher, knowledge, CustomerAccess(db), owns_embedder=owns
-        )
+        runtime = cls(settings, db, embedder, batcher, knowledge, CustomerAccess(db))
         try:
             await runtime.load_knowledge_folder()
         except BaseException:

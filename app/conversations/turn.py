@@ -192,7 +192,8 @@ def _decide_and_store(
         found = conversation_service.find_client_post(
             conn, conversation_id=conversation_id, client_id=message_in.client_id
         )
-        assert found is not None
+        if found is None:  # cannot happen: the same transaction just saw it
+            raise Conflict(f"client_id {message_in.client_id!r} vanished; retry")
         return found[0], found[1], True
 
     state = ConversationState(bot_turns=context.last_seq // 2)
