@@ -11,6 +11,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from app import health
 from app.config import Settings
@@ -39,7 +40,8 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
             app.state.runtime = None
             await runtime.stop()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc served from the package, not a CDN: docs work on an offline host.
+    app = FastAPIOffline(
         title="Switchboard",
         version="0.1.0",
         summary="AI-assisted customer-support chat: a knowledge-base bot that hands off to humans.",

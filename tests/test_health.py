@@ -26,3 +26,14 @@ async def test_demo_page_embeds_the_widget(client: httpx.AsyncClient) -> None:
     script = await client.get("/widget.js")
     assert script.status_code == 200
     assert "javascript" in script.headers["content-type"]
+
+
+async def test_api_docs_are_served_without_a_cdn(client: httpx.AsyncClient) -> None:
+    docs = await client.get("/docs")
+    assert docs.status_code == 200
+    assert "cdn." not in docs.text
+    assert "/static-offline-docs/swagger-ui-bundle.js" in docs.text
+    bundle = await client.get("/static-offline-docs/swagger-ui-bundle.js")
+    assert bundle.status_code == 200
+    schema = (await client.get("/openapi.json")).json()
+    assert "/api/v1/conversations/{conversation_id}/messages" in schema["paths"]
