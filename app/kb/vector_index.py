@@ -17,6 +17,8 @@ import numpy as np
 
 faiss.omp_set_num_threads(1)  # one query searches fastest on one thread
 
+STORE_FILE = "passages.npz"
+
 
 @dataclass(frozen=True)
 class PassageHit:
@@ -43,31 +45,36 @@ class StoredPassages:
         return cls(np.zeros((0, dimension), np.float32), np.zeros(0, np.int64), [], [], [])
 
     def save(self, folder: Path, *, model_key: str) -> None:
-        """Write atomically to `folder` (vectors.npy + passages.json)."""
+        """Write to `folder/passages.npz` in one atomic replace (vectors and their metadata
+        can never come from two different builds)."""
         folder.mkdir(parents=True, exist_ok=True)
-        tmp_vectors = folder / "vectors.tmp.npy"
-        np.save(tmp_vectors, self.vectors)
         meta = {
             "model_key": model_key,
-            "article_ids": self.article_ids.tolist(),
             "kinds": self.kinds,
             "texts": self.texts,
             "content_hashes": self.content_hashes,
         }
-        tmp_meta = folder / "passages.tmp.json"
-        tmp_meta.write_text(json.dumps(meta), encoding="utf-8")
-        os.replace(tmp_vectors, folder / "vectors.npy")
-        os.replace(tmp_meta, folder / "passages.json")
+        tmp = folder / "passages.tmp.npz"
+        with tmp.open("wb") as handle:
+            np.savez(
+                handle,
+                vectors=self.vectors,
+                article_ids=self.article_ids,
+                meta=np.array(json.dumps(meta)),
+            )
+        os.replace(tmp, folder / STORE_FILE)
 
     @classmethod
     def load(cls, folder: Path, *, model_key: str, dimension: int) -> StoredPassages:
         """What `save` wrote for the same model, or empty when absent, stale or unreadable."""
         try:
-            meta = json.loads((folder / "passages.json").read_text(encoding="utf-8"))
-            vectors = np.load(folder / "vectors.npy")
-        except (OSError, ValueError):
+            with np.load(folder / STORE_FILE, allow_pickle=False) as stored:
+                vectors = stored["vectors"]
+                article_ids = stored["article_ids"]
+                meta = json.loads(str(stored["meta"]))
+        except (OSError, ValueError, KeyError):
             return cls.empty(dimension)
-        rows = len(meta.get("article_ids", []))
+        rows = len(article_ids)
         if (
             meta.get("model_key") != model_key
             or vectors.shape != (rows, dimension)
@@ -76,7 +83,7 @@ class StoredPassages:
             return cls.empty(dimension)
         return cls(
             np.ascontiguousarray(vectors, dtype=np.float32),
-            np.asarray(meta["article_ids"], dtype=np.int64),
+            np.asarray(article_ids, dtype=np.int64),
             list(meta["kinds"]),
             list(meta["texts"]),
             list(meta["content_hashes"]),

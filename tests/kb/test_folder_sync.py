@@ -54,3 +54,17 @@ async def test_malformed_article_stops_the_start(
     with pytest.raises(KbFormatError, match=r"broken\.md: title: required"):
         async with start_app(kb_dir=kb_copy):
             pass
+
+
+async def test_a_damaged_index_file_is_rebuilt(
+    start_app: Callable[..., Any], tmp_path: Path
+) -> None:
+    async with start_app() as client:
+        passages = (await client.get("/readyz")).json()["knowledge"]["passages"]
+    (tmp_path / "data" / "index" / "passages.npz").write_bytes(b"not an index")
+    async with start_app() as client:
+        ready = (await client.get("/readyz")).json()["knowledge"]
+        assert ready["embedded_at_last_build"] == ready["passages"] == passages
+        opened = await open_conversation(client)
+        reply = (await ask(client, opened, "can I pay with Klarna?")).json()["reply"]
+        assert reply["kind"] == "answer"
