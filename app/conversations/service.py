@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from app.conversations.models import Conversation, ConversationStatus, Event, Message
@@ -52,17 +52,6 @@ class StoredMessage:
 
 
 @dataclass(frozen=True)
-class TurnContext:
-    """The conversation's state at the start of a turn's transaction, and any earlier post of
-    the same `client_id`, read in one query."""
-
-    status: str
-    last_seq: int
-    replay_seq: int | None  # seq of the message already posted with this client_id
-    replay_text: str | None
-
-
-@dataclass(frozen=True)
 class ConversationSummary:
     """A conversation's public state."""
 
@@ -73,27 +62,7 @@ class ConversationSummary:
     updated_at: datetime
 
 
-# The hot path of every turn uses pre-built Core statements: one read, one write transaction.
-_TURN_CONTEXT = (
-    select(
-        _conversations.c.status,
-        _conversations.c.last_seq,
-        _messages.c.seq.label("replay_seq"),
-        _messages.c.text.label("replay_text"),
-    )
-    .select_from(
-        _conversations.outerjoin(
-            _messages,
-            and_(
-                _messages.c.conversation_id == _conversations.c.id,
-                _messages.c.client_id == bindparam("client_id"),
-            ),
-        )
-    )
-    .where(_conversations.c.id == bindparam("conversation_id"))
-    # Turns of one conversation queue on its row (PostgreSQL; SQLite locks the whole database).
-    .with_for_update(of=_conversations)
-)
+# The hot path of every turn uses pre-built Core statements.
 _TOKEN_HASH = select(_conversations.c.token_hash).where(
     _conversations.c.id == bindparam("conversation_id")
 )
@@ -104,7 +73,7 @@ _RESERVE_SEQS = (
         last_seq=_conversations.c.last_seq + bindparam("count"),
         updated_at=bindparam("now", type_=_conversations.c.updated_at.type),
     )
-    .returning(_conversations.c.last_seq)
+    .returning(_conversations.c.last_seq, _conversations.c.status)
 )
 _INSERT_MESSAGES = insert(_messages)
 _INSERT_EVENT = insert(_events)
@@ -117,18 +86,6 @@ _POST_AND_REPLY = select(_messages).where(
 def get_token_hash(conn: Connection, *, conversation_id: str) -> str | None:
     """The stored digest of the conversation's customer token (None: no such conversation)."""
     return conn.execute(_TOKEN_HASH, {"conversation_id": conversation_id}).scalar()
-
-
-def lock_turn_context(
-    conn: Connection, *, conversation_id: str, client_id: str | None
-) -> TurnContext:
-    """Lock the conversation for this transaction and read its state (404 if it is gone)."""
-    row = conn.execute(
-        _TURN_CONTEXT, {"conversation_id": conversation_id, "client_id": client_id}
-    ).first()
-    if row is None:
-        raise NotFound(f"conversation {conversation_id} does not exist")
-    return TurnContext(row.status, row.last_seq, row.replay_seq, row.replay_text)
 
 
 def find_client_post(
@@ -149,14 +106,15 @@ def find_client_post(
     return post, reply
 
 
-def reserve_seqs(conn: Connection, *, conversation_id: str, count: int) -> int:
-    """Reserve `count` consecutive sequence numbers; returns the first. One atomic UPDATE."""
-    last = conn.execute(
+def reserve_seqs(conn: Connection, *, conversation_id: str, count: int) -> tuple[int, str]:
+    """Reserve `count` consecutive sequence numbers with one atomic UPDATE, which also locks the
+    conversation for the rest of the transaction; returns the first number and the status."""
+    row = conn.execute(
         _RESERVE_SEQS, {"conversation_id": conversation_id, "count": count, "now": utcnow()}
-    ).scalar()
-    if last is None:
+    ).first()
+    if row is None:
         raise NotFound(f"conversation {conversation_id} does not exist")
-    return int(last) - count + 1
+    return int(row.last_seq) - count + 1, str(row.status)
 
 
 def insert_messages(

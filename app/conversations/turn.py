@@ -2,11 +2,11 @@
 
 1. Check the customer's token (digest cached in process: no database round trip).
 2. Encode the text (micro-batched, on the encoder thread) and search the knowledge index.
-3. In ONE short transaction: lock the conversation and read its state; if this `client_id` was
-   already posted, return what was stored; otherwise let the policy decide on that fresh state,
-   reserve two sequence numbers and store the customer message, the bot reply and the event.
-   A failure anywhere before the commit stores nothing; a concurrent retry of the same
-   `client_id` that loses the unique constraint gets the stored result instead.
+3. In ONE short transaction: reserve two sequence numbers (the UPDATE locks the conversation
+   and returns its state), let the policy decide on that fresh state, and store the customer
+   message, the bot reply and the event. A failure anywhere before the commit stores nothing;
+   a retry of a stored `client_id` fails the unique constraint, rolls back and gets the stored
+   result instead.
 """
 
 from __future__ import annotations
@@ -178,28 +178,19 @@ def _decide_and_store(
     message_in: MessageIn,
     understanding: Understanding,
     settings: Settings,
-) -> tuple[StoredMessage, StoredMessage | None, bool]:
-    """The turn's transaction: lock the conversation, replay a seen `client_id`, or decide on
-    fresh state and store the customer message, the reply and the event.
+) -> tuple[StoredMessage, StoredMessage]:
+    """The turn's transaction: lock the conversation while reserving two sequence numbers,
+    decide on its fresh state, store the customer message, the reply and the event.
 
-    Returns (customer message, bot reply, replayed).
+    A `client_id` already stored fails the insert (IntegrityError): everything rolls back and
+    the caller answers with what was stored.
     """
-    context = conversation_service.lock_turn_context(
-        conn, conversation_id=conversation_id, client_id=message_in.client_id
+    first, _status = conversation_service.reserve_seqs(
+        conn, conversation_id=conversation_id, count=2
     )
-    if message_in.client_id is not None and context.replay_seq is not None:
-        _check_same_text(message_in.client_id, context.replay_text, message_in.text)
-        found = conversation_service.find_client_post(
-            conn, conversation_id=conversation_id, client_id=message_in.client_id
-        )
-        if found is None:  # cannot happen: the same transaction just saw it
-            raise Conflict(f"client_id {message_in.client_id!r} vanished; retry")
-        return found[0], found[1], True
-
-    state = ConversationState(bot_turns=context.last_seq // 2)
+    state = ConversationState(bot_turns=(first - 1) // 2)
     reply = plan_reply(understanding, state, settings)
 
-    first = conversation_service.reserve_seqs(conn, conversation_id=conversation_id, count=2)
     now = utcnow()
     customer = StoredMessage(
         seq=first,
@@ -225,7 +216,7 @@ def _decide_and_store(
         type=f"bot.{reply.decision.kind.value}",
         data={"seq": bot.seq, **reply.meta["signals"]["decision"]},
     )
-    return customer, bot, False
+    return customer, bot
 
 
 async def handle_customer_message(
@@ -243,7 +234,7 @@ async def handle_customer_message(
     understanding = await understand(runtime, message_in.text)
     clock.lap("understand")
     try:
-        customer, bot, replayed = await runtime.db.run(
+        customer, bot = await runtime.db.run(
             _decide_and_store,
             conversation_id=conversation_id,
             message_in=message_in,
@@ -251,7 +242,7 @@ async def handle_customer_message(
             settings=settings,
         )
     except IntegrityError:
-        # A concurrent post of the same client_id committed first (PostgreSQL): replay it.
+        # This client_id was stored before (a retry, or a concurrent twin): replay it.
         if message_in.client_id is None:
             raise
         result = await _replay(
@@ -262,4 +253,4 @@ async def handle_customer_message(
         )
         return TurnOutcome(result, replayed=True)
     clock.lap("store")
-    return TurnOutcome(_result(customer, bot), replayed=replayed, timings=clock.laps)
+    return TurnOutcome(_result(customer, bot), replayed=False, timings=clock.laps)
