@@ -68,6 +68,11 @@ class Settings(BaseSettings):
         default_factory=bundled_model_path,
         description="Path (or name in the local cache) of a sentence-transformers model.",
     )
+    cors_origins: list[str] = Field(
+        default_factory=lambda: ["*"],
+        description="Origins whose pages may call the API (the sites that embed the widget); "
+        'a JSON list, e.g. ["https://shop.example"]. Tokens travel in headers, never cookies.',
+    )
     max_message_chars: int = Field(4000, ge=1, le=100_000, description="Longest customer message.")
     log_level: str = Field("info", description="Python logging level name.")
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)

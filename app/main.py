@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
@@ -51,6 +52,16 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     app.state.runtime = None
     app.state.settings = settings
     install_error_handlers(app)
+    # The widget runs on other sites' pages: let them call the API (bearer tokens, no cookies).
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=False,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type"],
+        expose_headers=["Server-Timing", "Idempotent-Replayed"],
+        max_age=600,
+    )
     app.include_router(health.router)
     app.include_router(conversations_router)
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")

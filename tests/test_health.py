@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import httpx
 
 
@@ -37,3 +40,31 @@ async def test_api_docs_are_served_without_a_cdn(client: httpx.AsyncClient) -> N
     assert bundle.status_code == 200
     schema = (await client.get("/openapi.json")).json()
     assert "/api/v1/conversations/{conversation_id}/messages" in schema["paths"]
+
+
+async def test_pages_on_other_sites_may_call_the_api(client: httpx.AsyncClient) -> None:
+    preflight = await client.options(
+        "/api/v1/conversations/some-id/messages",
+        headers={
+            "Origin": "https://shop.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "*"
+    assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
+    created = await client.post("/api/v1/conversations", headers={"Origin": "https://shop.example"})
+    assert created.headers["access-control-allow-origin"] == "*"
+
+
+async def test_allowed_origins_are_a_setting(start_app: Callable[..., Any]) -> None:
+    async with start_app(cors_origins=["https://shop.example"]) as client:
+        allowed = await client.post(
+            "/api/v1/conversations", headers={"Origin": "https://shop.example"}
+        )
+        assert allowed.headers["access-control-allow-origin"] == "https://shop.example"
+        other = await client.post(
+            "/api/v1/conversations", headers={"Origin": "https://evil.example"}
+        )
+        assert "access-control-allow-origin" not in other.headers
