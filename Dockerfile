@@ -2,10 +2,8 @@
 # bundled model, demo knowledge base). Every step is one the README's `make run` also performs.
 FROM python:3.11-slim-bookworm
 
-# PyPI's default torch wheel for Linux carries CUDA (several GB); the CPU build of the same
-# pinned version (torch==2.13.0 in pyproject.toml) comes from PyTorch's CPU index.
-ENV PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu \
-    PIP_NO_CACHE_DIR=1 \
+# `make setup` takes the CPU build of torch==2.13.0 from PyTorch's index (see Makefile).
+ENV PIP_NO_CACHE_DIR=1 \
     HF_HUB_OFFLINE=1 \
     SWITCHBOARD_DATA_DIR=/srv/switchboard/data
 

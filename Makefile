@@ -5,17 +5,22 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# PyPI's torch wheel for Linux carries CUDA (several GB); the CPU build of the same version
+# comes from PyTorch's own index. Set TORCH_INDEX= (empty) to take torch from PyPI alone.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+TORCH := torch==2.13.0
 
 .PHONY: setup run test lint bench eval clean
 
 setup: $(STAMP)
 
-# Reinstalls only when pyproject.toml changes. torch is pinned (torch==2.13.0) in pyproject.toml
-# and installed in the same pip command as sentence-transformers, so nothing upgrades it.
+# Reinstalls only when pyproject.toml changes. The CPU build of torch goes in first; pyproject.toml
+# pins the same torch==2.13.0, so installing the project next can never upgrade it.
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) '$(TORCH)'
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 

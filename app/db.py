@@ -106,11 +106,16 @@ class Database:
             db_path = url.split("///", 1)[-1]
             if db_path and db_path != ":memory:":
                 Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-            self.engine = create_async_engine(url, connect_args={"timeout": 30})
+            self.engine = create_async_engine(
+                url, connect_args={"timeout": 30}, hide_parameters=True
+            )
             _configure_sqlite(self.engine.sync_engine)
             sync_url = self.engine.url.set(drivername="sqlite+pysqlite")
             self._sync_engine: Engine | None = create_engine(
-                sync_url, connect_args={"timeout": 30}, pool_size=SQLITE_WORKER_THREADS
+                sync_url,
+                connect_args={"timeout": 30},
+                pool_size=SQLITE_WORKER_THREADS,
+                hide_parameters=True,  # customer text never goes to logs with an error
             )
             _configure_sqlite(self._sync_engine)
             self._sync_engines = {
@@ -125,7 +130,7 @@ class Database:
             self._sync_engines = {}
             self._executor = None
             self.engine = create_async_engine(
-                url, pool_size=10, max_overflow=10, pool_pre_ping=True
+                url, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True
             )
         self._engines = {False: self.engine, True: self.engine.execution_options(readonly=True)}
         self.sessions = async_sessionmaker(self._engines[False], expire_on_commit=False)

@@ -3,12 +3,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
 
 
 class AppError(Exception):
@@ -110,18 +115,32 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=422,
         )
 
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(SQLAlchemyTimeoutError)
+    async def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+        log.error("database unavailable: %s", type(exc).__name__)
+        return JSONResponse(
+            _error_body("unavailable", "the database is busy or unreachable; retry shortly"),
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _database_error(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("database error")
+        return JSONResponse(
+            _error_body("internal_error", "the request could not be stored; nothing was saved"),
+            status_code=500,
+        )
+
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {
             404: "not_found",
             405: "method_not_allowed",
-            413: "payload_too_large",
         }.get(exc.status_code, "http_error")
-        message = str(exc.detail)
-        if exc.status_code == 413:
-            message = "request body is too large; send at most 256 KiB"
         return JSONResponse(
-            _error_body(code, message),
+            _error_body(code, str(exc.detail)),
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )

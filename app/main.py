@@ -47,7 +47,6 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         version="0.1.0",
         summary="AI-assisted customer-support chat: a knowledge-base bot that hands off to humans.",
         lifespan=lifespan,
-        max_body_size=MAX_BODY_BYTES,
     )
     app.state.runtime = None
     app.state.settings = settings
@@ -63,7 +62,9 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         max_age=600,
     )
     app.include_router(health.router)
-    app.include_router(conversations_router)
+    # The body limit sits on the API routes, inside the CORS and error layers, so a 413 reaches
+    # a widget on another site in the usual JSON error shape.
+    app.include_router(conversations_router, max_body_size=MAX_BODY_BYTES)
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -128,13 +128,19 @@ async def open_conversation(client: httpx.AsyncClient) -> Opened:
     return body["id"], {"Authorization": f"Bearer {body['token']}"}
 
 
-async def ask(client: httpx.AsyncClient, opened: Opened, text: str, **extra: Any) -> httpx.Response:
-    """Post a customer message."""
-    conversation_id, headers = opened
+async def ask(
+    client: httpx.AsyncClient,
+    opened: Opened,
+    text: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> httpx.Response:
+    """Post a customer message (`extra` goes into the JSON body)."""
+    conversation_id, auth = opened
     return await client.post(
         f"/api/v1/conversations/{conversation_id}/messages",
         json={"text": text, **extra},
-        headers=headers,
+        headers={**auth, **(headers or {})},
     )
 
 

@@ -105,7 +105,9 @@ async def list_messages(
     conversation_id: str,
     token: BearerToken,
     runtime: RuntimeDep,
-    after: Annotated[int, Query(ge=0, description="Return messages with seq > after.")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=2**31 - 1, description="Return messages with seq > after.")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=500, description="Most messages returned.")] = 100,
 ) -> MessagePage:
     """Messages after `after`, in order; page on with the last `seq` received."""

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.exc import IntegrityError
 
 from app.conversations.models import Conversation, ConversationStatus, Event, Message
 from app.db import utcnow
@@ -81,6 +82,15 @@ _POST_AND_REPLY = select(_messages).where(
     _messages.c.conversation_id == bindparam("conversation_id"),
     or_(_messages.c.seq == bindparam("seq"), _messages.c.reply_to_seq == bindparam("seq")),
 )
+
+
+CLIENT_ID_CONSTRAINT = "uq_messages_conversation_client"
+
+
+def is_duplicate_client_id(exc: IntegrityError) -> bool:
+    """Whether `exc` is the unique constraint on (conversation_id, client_id) of messages."""
+    text = str(exc.orig)
+    return CLIENT_ID_CONSTRAINT in text or "messages.conversation_id, messages.client_id" in text
 
 
 def get_token_hash(conn: Connection, *, conversation_id: str) -> str | None:

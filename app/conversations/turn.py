@@ -231,7 +231,22 @@ async def handle_customer_message(
     clock = _Clock()
     await runtime.customer_access.check(conversation_id=conversation_id, token=token)
     clock.lap("auth")
-    understanding = await understand(runtime, message_in.text)
+    client_id = message_in.client_id
+    try:
+        understanding = await understand(runtime, message_in.text)
+    except ServiceUnavailable:
+        # The model failed; if this is a retry of a message already answered, that answer stands.
+        if client_id is None:
+            raise
+        found = await runtime.db.read(
+            conversation_service.find_client_post,
+            conversation_id=conversation_id,
+            client_id=client_id,
+        )
+        if found is None:
+            raise
+        _check_same_text(client_id, found[0].text, message_in.text)
+        return TurnOutcome(_result(*found), replayed=True)
     clock.lap("understand")
     try:
         customer, bot = await runtime.db.run(
@@ -241,15 +256,12 @@ async def handle_customer_message(
             understanding=understanding,
             settings=settings,
         )
-    except IntegrityError:
+    except IntegrityError as exc:
         # This client_id was stored before (a retry, or a concurrent twin): replay it.
-        if message_in.client_id is None:
+        if client_id is None or not conversation_service.is_duplicate_client_id(exc):
             raise
         result = await _replay(
-            runtime,
-            conversation_id=conversation_id,
-            client_id=message_in.client_id,
-            text=message_in.text,
+            runtime, conversation_id=conversation_id, client_id=client_id, text=message_in.text
         )
         return TurnOutcome(result, replayed=True)
     clock.lap("store")

@@ -110,10 +110,16 @@ def load_folder(folder: Path) -> list[ArticleIn]:
         raise KbFormatError([f"{folder}: knowledge base folder not found (set SWITCHBOARD_KB_DIR)"])
     articles: list[ArticleIn] = []
     problems: list[str] = []
-    for path in sorted(folder.rglob("*.md")):
+    seen: dict[str, Path] = {}
+    paths = (p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() == ".md")
+    for path in sorted(paths):
         if path.name.lower() == "readme.md":
             continue
         slug = path.relative_to(folder).with_suffix("").as_posix().lower()
+        if slug in seen:
+            problems.append(f"{path}: same article name as {seen[slug]} (names ignore case)")
+            continue
+        seen[slug] = path
         try:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:

@@ -7,13 +7,18 @@ re-embeds only articles whose content changed (none after a restart with the sam
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 faiss.omp_set_num_threads(1)  # one query searches fastest on one thread
 
@@ -54,15 +59,22 @@ class StoredPassages:
             "texts": self.texts,
             "content_hashes": self.content_hashes,
         }
-        tmp = folder / "passages.tmp.npz"
-        with tmp.open("wb") as handle:
-            np.savez(
-                handle,
-                vectors=self.vectors,
-                article_ids=self.article_ids,
-                meta=np.array(json.dumps(meta)),
-            )
-        os.replace(tmp, folder / STORE_FILE)
+        handle, tmp_name = tempfile.mkstemp(dir=folder, prefix="passages.", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                np.savez(
+                    out,
+                    vectors=self.vectors,
+                    article_ids=self.article_ids,
+                    meta=np.array(json.dumps(meta)),
+                )
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp_name, folder / STORE_FILE)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
+            raise
 
     @classmethod
     def load(cls, folder: Path, *, model_key: str, dimension: int) -> StoredPassages:
@@ -72,7 +84,10 @@ class StoredPassages:
                 vectors = stored["vectors"]
                 article_ids = stored["article_ids"]
                 meta = json.loads(str(stored["meta"]))
-        except (OSError, ValueError, KeyError):
+        except FileNotFoundError:
+            return cls.empty(dimension)
+        except Exception as exc:  # truncated, damaged or foreign file: rebuild rather than fail
+            log.warning("ignoring unreadable index file in %s (%s); re-embedding", folder, exc)
             return cls.empty(dimension)
         rows = len(article_ids)
         if (

@@ -41,7 +41,7 @@ def _model_key(model: str) -> str:
     stamp = model
     if path.exists():
         weights = sorted(p for p in path.rglob("*") if p.is_file())
-        stamp += "".join(f"{p.name}:{p.stat().st_size}" for p in weights)
+        stamp += "".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in weights)
     return hashlib.sha256(stamp.encode()).hexdigest()[:16]
 
 

@@ -107,8 +107,10 @@ async def test_default_limit_is_4000_characters(client: httpx.AsyncClient) -> No
 
 async def test_huge_body_is_refused_before_parsing(client: httpx.AsyncClient) -> None:
     opened = await open_conversation(client)
-    response = await ask(client, opened, "z" * 300_000)
+    response = await ask(client, opened, "z" * 300_000, headers={"Origin": "https://shop.example"})
     assert response.status_code == 413
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert "too large" in response.text.lower()  # plain text from the body limit
     assert await _stored(client, *opened) == []
 
 
@@ -124,3 +126,23 @@ async def test_unknown_route_is_json_404(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/v1/nothing-here")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    "body", [{"text": "hi\x00there"}, {"text": "hi", "client_id": "a\x00b"}], ids=["text", "id"]
+)
+async def test_nul_characters_are_422(client: httpx.AsyncClient, body: dict[str, Any]) -> None:
+    conversation_id, headers = await open_conversation(client)
+    response = await client.post(
+        f"/api/v1/conversations/{conversation_id}/messages", json=body, headers=headers
+    )
+    assert response.status_code == 422
+    assert "NUL" in response.json()["error"]["message"]
+    assert await _stored(client, conversation_id, headers) == []
+
+
+async def test_after_beyond_any_seq_is_422(client: httpx.AsyncClient) -> None:
+    conversation_id, headers = await open_conversation(client)
+    url = f"/api/v1/conversations/{conversation_id}/messages"
+    response = await client.get(url, params={"after": 2**40}, headers=headers)
+    assert response.status_code == 422

@@ -110,3 +110,15 @@ def test_passages_are_title_questions_then_chunks() -> None:
         ("question", "q2"),
         ("chunk", "Body text."),
     ]
+
+
+def test_names_that_differ_only_in_case_are_reported(tmp_path: Path) -> None:
+    _write(tmp_path, "faq.md", "---\ntitle: One\n---\nbody\n")
+    _write(tmp_path, "FAQ.MD", "---\ntitle: Two\n---\nbody\n")
+    with pytest.raises(KbFormatError, match="same article name"):
+        load_folder(tmp_path)
+
+
+def test_upper_case_extension_is_read(tmp_path: Path) -> None:
+    _write(tmp_path, "Shipping.MD", "---\ntitle: Shipping\n---\nbody\n")
+    assert [a.slug for a in load_folder(tmp_path)] == ["shipping"]
