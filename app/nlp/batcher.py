@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +18,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from app.nlp.embedder import EmbedderError
+
 EncodeFn = Callable[[list[str]], np.ndarray]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -52,22 +57,42 @@ class MicroBatcher:
         """Start the worker task on the running loop."""
         if self._worker is None:
             self._worker = asyncio.get_running_loop().create_task(self._run(), name="encoder")
+            self._worker.add_done_callback(self._worker_ended)
+
+    def _worker_ended(self, worker: asyncio.Task[None]) -> None:
+        """If the worker ever dies, nobody may wait forever: fail what is queued, loudly."""
+        if worker.cancelled():
+            return
+        exc = worker.exception()
+        if exc is not None:
+            log.error("encoder worker stopped: %r", exc)
+            self._fail_queued(EmbedderError("the encoder stopped; restart the service"))
 
     async def close(self) -> None:
-        """Stop the worker; pending requests fail with CancelledError."""
+        """Stop the worker; requests still waiting (or in the batch being encoded) are
+        cancelled, never left hanging."""
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
             self._worker = None
+        self._fail_queued(None)
+        await asyncio.to_thread(self._executor.shutdown, wait=True)
+
+    def _fail_queued(self, exc: BaseException | None) -> None:
+        """Fail (or, with None, cancel) every request still in the queue."""
         while not self._queue.empty():
-            self._queue.get_nowait().future.cancel()
-        self._executor.shutdown(wait=True)
+            future = self._queue.get_nowait().future
+            if not future.done():
+                if exc is None:
+                    future.cancel()
+                else:
+                    future.set_exception(exc)
 
     async def encode_one(self, text: str) -> np.ndarray:
         """The vector of one text, encoded together with whatever else is waiting."""
-        if self._worker is None:
-            raise RuntimeError("MicroBatcher.start() was not called")
+        if self._worker is None or self._worker.done():
+            raise EmbedderError("the encoder is not running")
         future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Request(text, future))
         return await future
@@ -96,22 +121,31 @@ class MicroBatcher:
                 batch.append(self._queue.get_nowait())
             live = [r for r in batch if not r.future.done()]
             under_load = len(batch) > 1
-            if not live:
-                continue
-            started = time.perf_counter()
-            try:
-                vectors = await loop.run_in_executor(
-                    self._executor, self._encode, [r.text for r in live]
-                )
-            except Exception as exc:
-                for r in live:
-                    if not r.future.done():
-                        r.future.set_exception(exc)
-                continue
-            self._record(len(live), time.perf_counter() - started)
-            for r, vector in zip(live, vectors, strict=True):
+            if live:
+                await self._encode_batch(loop, live)
+
+    async def _encode_batch(self, loop: asyncio.AbstractEventLoop, live: list[_Request]) -> None:
+        """Encode one batch and settle every request in it, whatever happens."""
+        started = time.perf_counter()
+        try:
+            vectors = await loop.run_in_executor(
+                self._executor, self._encode, [r.text for r in live]
+            )
+            if len(vectors) != len(live):
+                raise RuntimeError(f"encoder returned {len(vectors)} vectors for {len(live)}")
+        except asyncio.CancelledError:
+            for r in live:
+                r.future.cancel()
+            raise
+        except Exception as exc:
+            for r in live:
                 if not r.future.done():
-                    r.future.set_result(vector)
+                    r.future.set_exception(exc)
+            return
+        self._record(len(live), time.perf_counter() - started)
+        for r, vector in zip(live, vectors, strict=True):
+            if not r.future.done():
+                r.future.set_result(vector)
 
     def _record(self, size: int, seconds: float) -> None:
         self.stats.batches += 1

@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from app.config import bundled_model_path
 from app.nlp.batcher import MicroBatcher
@@ -78,3 +79,28 @@ async def test_a_cancelled_request_does_not_break_the_batcher(embedder: Embedder
     finally:
         await batcher.close()
     assert vector.shape == (embedder.dimension,)
+
+
+async def test_a_failing_batch_fails_its_requests_and_the_next_one_works(
+    embedder: Embedder,
+) -> None:
+    from app.nlp.embedder import EmbedderError
+
+    def encode(texts: list[str]) -> np.ndarray:
+        if any("boom" in t for t in texts):
+            raise EmbedderError("encoding failed: boom")
+        return embedder.encode(texts)
+
+    batcher = MicroBatcher(encode, max_batch=8, window_ms=0.0)
+    batcher.start()
+    try:
+        results = await asyncio.gather(
+            batcher.encode_one("boom"), batcher.encode_one("fine"), return_exceptions=True
+        )
+        assert any(isinstance(r, EmbedderError) for r in results)
+        vector = await batcher.encode_one("after the failure")
+        assert vector.shape == (embedder.dimension,)
+    finally:
+        await batcher.close()
+    with pytest.raises(EmbedderError, match="not running"):
+        await batcher.encode_one("after close")
