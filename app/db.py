@@ -24,12 +24,13 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import JSON, BigInteger, DateTime, Engine, Integer, create_engine, event, text
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import URL, Connection, Dialect
 from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -76,7 +77,7 @@ T = TypeVar("T")
 SQLITE_WORKER_THREADS = 4
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, *, foreign_keys: bool = True) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
@@ -84,7 +85,7 @@ def _configure_sqlite(engine: Engine) -> None:
         for pragma in (
             "journal_mode=WAL",
             "synchronous=NORMAL",
-            "foreign_keys=ON",
+            f"foreign_keys={'ON' if foreign_keys else 'OFF'}",
             "busy_timeout=30000",
         ):
             cursor.execute(f"PRAGMA {pragma}")
@@ -136,10 +137,12 @@ class Database:
         self.sessions = async_sessionmaker(self._engines[False], expire_on_commit=False)
 
     async def migrate(self) -> None:
-        """Apply every Alembic migration not yet applied (serialised across processes on PG)."""
+        """Apply every Alembic migration not yet applied (serialised across processes)."""
+        if self._sync_engine is not None:
+            await asyncio.to_thread(_migrate_sqlite, self._sync_engine.url)
+            return
         async with self.engine.begin() as conn:
-            if not self.is_sqlite:
-                await conn.execute(text("SELECT pg_advisory_xact_lock(7311)"))
+            await conn.execute(text("SELECT pg_advisory_xact_lock(7311)"))
             await conn.run_sync(_upgrade_to_head)
 
     async def run(
@@ -198,3 +201,21 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 def _upgrade_to_head(connection: Connection) -> None:
     command.upgrade(alembic_config(connection), "head")
+
+
+def _migrate_sqlite(url: URL) -> None:
+    """Migrate SQLite with foreign keys off: a batch migration rebuilds a table by dropping it,
+    which with foreign keys on would cascade-delete the rows that refer to it. The keys are
+    checked once the migration is done, inside the same transaction."""
+    engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
+    _configure_sqlite(engine, foreign_keys=False)
+    try:
+        with engine.begin() as conn:
+            _upgrade_to_head(conn)
+            broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(
+                    f"migration left {len(broken)} broken foreign keys: {broken[:5]}"
+                )
+    finally:
+        engine.dispose()

@@ -7,6 +7,8 @@ import logging
 import time
 from dataclasses import dataclass
 
+from sqlalchemy import text
+
 from app.config import Settings
 from app.conversations.access import CustomerAccess
 from app.db import Database
@@ -72,6 +74,8 @@ class Runtime:
         """Sync the KB folder into the database and rebuild the index from what is published."""
         articles_in = await asyncio.to_thread(load_folder, self.settings.kb_dir)
         async with self.db.sessions() as session, session.begin():
+            if not self.db.is_sqlite:  # processes starting together sync one at a time
+                await session.execute(text("SELECT pg_advisory_xact_lock(7312)"))
             report = await kb_service.sync_folder(session, articles_in=articles_in)
             published = await kb_service.list_published(session)
             revision = await kb_service.get_revision(session)

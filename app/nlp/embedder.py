@@ -12,6 +12,7 @@ import hashlib
 import logging
 import os
 import shutil
+import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -116,11 +117,16 @@ class Embedder:
             log.info("exporting %s to ONNX in %s (once)", model, target)
             with _quiet_export():
                 exported = SentenceTransformer(model, device="cpu", backend="onnx")
-            tmp = target.with_name(target.name + ".tmp")
-            shutil.rmtree(tmp, ignore_errors=True)
-            exported.save_pretrained(str(tmp))
-            shutil.rmtree(target, ignore_errors=True)
-            tmp.rename(target)
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(dir=cache_dir, prefix=f"{target.name}.tmp-"))
+            try:
+                exported.save_pretrained(str(tmp))
+                tmp.rename(target)  # atomic; fails if another process got there first
+            except OSError:
+                if not (target / "onnx" / "model.onnx").exists():
+                    raise
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
         return SentenceTransformer(
             str(target),
             device="cpu",
