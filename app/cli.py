@@ -72,7 +72,8 @@ def migrate() -> None:
 
 @cli.command()
 def ask(question: Annotated[str, typer.Argument(help="What a customer would write.")]) -> None:
-    """Show what the bot would reply to QUESTION, and why, without storing anything."""
+    """Show what the bot would reply to QUESTION, and why (starts like `serve`: migrates and
+    syncs the KB folder, but stores no conversation)."""
     from app.conversations.turn import plan_reply, understand
     from app.policy.decision import ConversationState
     from app.runtime import Runtime

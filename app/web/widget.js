@@ -9,7 +9,7 @@
 (() => {
   const script = document.currentScript;
   const opts = {
-    api: (script && script.dataset.apiBase) || (script ? new URL(script.src).origin : ""),
+    api: ((script && script.dataset.apiBase) || (script ? new URL(script.src).origin : "")).replace(/\/+$/, ""),
     title: (script && script.dataset.title) || "Chat with us",
     greeting: (script && script.dataset.greeting) || "Hi! Ask me anything about your order, shipping, returns or your account.",
     accent: (script && script.dataset.accent) || "#2f6f4f",
@@ -170,11 +170,51 @@
     return body;
   }
 
-  async function ensureConversation() {
-    if (conversation) return;
-    const created = await api("/api/v1/conversations", { method: "POST" });
-    conversation = { id: created.id, token: created.token };
-    localStorage.setItem(storeKey, JSON.stringify(conversation));
+  // One conversation per visitor: concurrent sends share the same creation.
+  let creating = null;
+  function ensureConversation() {
+    if (conversation) return Promise.resolve();
+    if (!creating) {
+      creating = api("/api/v1/conversations", { method: "POST" })
+        .then((created) => {
+          conversation = { id: created.id, token: created.token };
+          localStorage.setItem(storeKey, JSON.stringify(conversation));
+        })
+        .finally(() => { creating = null; });
+    }
+    return creating;
+  }
+
+  function forgetConversation() {
+    conversation = null;
+    localStorage.removeItem(storeKey);
+  }
+
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  // Post once; on a network error or a 5xx retry with the SAME client_id (the server stores it
+  // once); if the stored conversation is gone (403/404), start a new one and post there.
+  async function postMessage(text) {
+    const clientId = (crypto.randomUUID && crypto.randomUUID()) || `${Date.now()}-${Math.random()}`;
+    let restarted = false;
+    for (let attempt = 0; ; attempt++) {
+      await ensureConversation();
+      try {
+        return await api(`/api/v1/conversations/${conversation.id}/messages`, {
+          method: "POST",
+          body: JSON.stringify({ text, client_id: clientId }),
+        });
+      } catch (error) {
+        if ((error.status === 403 || error.status === 404) && !restarted) {
+          restarted = true;
+          forgetConversation();
+          continue;
+        }
+        const retriable = error.status === undefined || error.status >= 500;
+        if (!retriable || attempt >= 2) throw error;
+        await sleep(500 * 2 ** attempt);
+      }
+    }
   }
 
   async function loadHistory() {
@@ -190,8 +230,7 @@
       } while (page.has_more);
     } catch (error) {
       if (error.status === 403 || error.status === 404) {
-        conversation = null;
-        localStorage.removeItem(storeKey);
+        forgetConversation();
       } else {
         showError("Could not load the conversation. Check your connection.");
       }
@@ -202,17 +241,12 @@
     text = text.trim();
     if (!text) return;
     showError("");
-    const clientId = (crypto.randomUUID && crypto.randomUUID()) || String(Date.now() + Math.random());
     const typing = el("div", "typing", "Typing…");
+    render({ author: "customer", text });
+    log.append(typing);
+    log.scrollTop = log.scrollHeight;
     try {
-      await ensureConversation();
-      render({ author: "customer", text });
-      log.append(typing);
-      log.scrollTop = log.scrollHeight;
-      const result = await api(`/api/v1/conversations/${conversation.id}/messages`, {
-        method: "POST",
-        body: JSON.stringify({ text, client_id: clientId }),
-      });
+      const result = await postMessage(text);
       typing.remove();
       lastSeq = Math.max(lastSeq, result.message.seq);
       if (result.reply) {
@@ -221,7 +255,11 @@
       }
     } catch (error) {
       typing.remove();
-      showError(error.message || "Message not sent. Please try again.");
+      showError(
+        error.status === undefined
+          ? "Message not sent: check your connection and send it again."
+          : error.message || "Message not sent. Please try again.",
+      );
     }
   }
 

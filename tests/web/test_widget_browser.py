@@ -70,3 +70,34 @@ def test_customer_asks_in_the_widget_and_the_conversation_survives_a_reload(
             "5-7 business days"
         )
         browser.close()
+
+
+def test_a_stale_stored_conversation_is_replaced_and_double_sends_share_one(
+    server_url: str,
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    stale = '{"id": "gone-conversation", "token": "not-a-token"}'
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.add_init_script(  # seeds the stale conversation on the first load only
+            "if (!sessionStorage.getItem('seeded')) {"
+            f" localStorage.setItem('switchboard:{server_url}:conversation', '{stale}');"
+            " sessionStorage.setItem('seeded', '1'); }"
+        )
+        page.goto(server_url)
+        page.get_by_role("button", name="chat").click()
+        box = page.get_by_role("textbox", name="message")
+        box.fill("do you ship to Canada?")
+        box.press("Enter")
+        box.fill("can I pay with Klarna?")
+        box.press("Enter")
+        bots = page.locator("#switchboard-widget .msg.bot")
+        expect(bots).to_have_count(3, timeout=15_000)  # greeting + two answers
+        stored = page.evaluate(f"localStorage.getItem('switchboard:{server_url}:conversation')")
+        assert "gone-conversation" not in stored
+        page.reload()
+        page.get_by_role("button", name="chat").click()
+        expect(page.locator("#switchboard-widget .msg.customer")).to_have_count(2)
+        browser.close()
