@@ -31,6 +31,7 @@ async def readyz(request: Request) -> JSONResponse:
             "batches": runtime.batcher.stats.batches,
             "texts": runtime.batcher.stats.texts,
             "largest_batch": runtime.batcher.stats.largest_batch,
+            "busy_seconds": round(runtime.batcher.stats.busy_seconds, 3),
         },
         "knowledge": {
             "revision": runtime.knowledge.revision,

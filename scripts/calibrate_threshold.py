@@ -119,6 +119,13 @@ def metric_row(label: str, scored: Scored, m: AnswerMetrics) -> list[str]:
         label,
         scored.size,
         f"{m.threshold:.2f}",
+        *rate_cells(m),
+    ]
+
+
+def rate_cells(m: AnswerMetrics) -> list[str]:
+    """The rate columns of a table row, in HEADERS order."""
+    return [
         fmt(m.answer_rate),
         fmt(m.correct_rate),
         fmt(m.precision),
@@ -219,12 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         [
             [
                 f"{m.threshold:.2f}" + (" (chosen)" if m.threshold == t_star else ""),
-                fmt(m.answer_rate),
-                fmt(m.correct_rate),
-                fmt(m.precision),
-                fmt(m.wrong_rate),
-                fmt(m.oos_rejection),
-                fmt(m.balanced_accuracy),
+                *rate_cells(m),
             ]
             for m in sweep
         ],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import JSON, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -27,18 +26,6 @@ class Article(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-
-    def as_dict(self) -> dict[str, Any]:
-        """The article's fields as plain data."""
-        return {
-            "id": self.id,
-            "slug": self.slug,
-            "title": self.title,
-            "body": self.body,
-            "questions": list(self.questions or []),
-            "tags": list(self.tags or []),
-            "status": self.status,
-        }
 
 
 class KbRevision(Base):

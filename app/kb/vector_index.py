@@ -26,15 +26,6 @@ STORE_FILE = "passages.npz"
 
 
 @dataclass(frozen=True)
-class PassageHit:
-    """A passage that matched: which article, which kind of passage, how well."""
-
-    article_id: int
-    kind: str
-    score: float
-
-
-@dataclass(frozen=True)
 class StoredPassages:
     """Embedded passages: row i of `vectors` belongs to `article_ids[i]`."""
 
