@@ -97,15 +97,16 @@ def _check_same_text(client_id: str, stored_text: str | None, text: str) -> None
         )
 
 
-async def _replay(
+async def _stored_result(
     runtime: Runtime, *, conversation_id: str, client_id: str, text: str
-) -> TurnResult:
-    """The stored result of an earlier post with this client_id."""
+) -> TurnResult | None:
+    """The stored result of an earlier post with this client_id, if there is one (409 if it
+    was posted with another text)."""
     found = await runtime.db.read(
         conversation_service.find_client_post, conversation_id=conversation_id, client_id=client_id
     )
-    if found is None:  # the competing post rolled back: nothing to replay
-        raise Conflict("a concurrent post with this client_id failed; retry it")
+    if found is None:
+        return None
     _check_same_text(client_id, found[0].text, text)
     return _result(*found)
 
@@ -238,15 +239,12 @@ async def handle_customer_message(
         # The model failed; if this is a retry of a message already answered, that answer stands.
         if client_id is None:
             raise
-        found = await runtime.db.read(
-            conversation_service.find_client_post,
-            conversation_id=conversation_id,
-            client_id=client_id,
+        stored = await _stored_result(
+            runtime, conversation_id=conversation_id, client_id=client_id, text=message_in.text
         )
-        if found is None:
+        if stored is None:
             raise
-        _check_same_text(client_id, found[0].text, message_in.text)
-        return TurnOutcome(_result(*found), replayed=True)
+        return TurnOutcome(stored, replayed=True)
     clock.lap("understand")
     try:
         customer, bot = await runtime.db.run(
@@ -260,9 +258,11 @@ async def handle_customer_message(
         # This client_id was stored before (a retry, or a concurrent twin): replay it.
         if client_id is None or not conversation_service.is_duplicate_client_id(exc):
             raise
-        result = await _replay(
+        stored = await _stored_result(
             runtime, conversation_id=conversation_id, client_id=client_id, text=message_in.text
         )
-        return TurnOutcome(result, replayed=True)
+        if stored is None:  # the competing post rolled back: nothing to replay
+            raise Conflict("a concurrent post with this client_id failed; retry it") from exc
+        return TurnOutcome(stored, replayed=True)
     clock.lap("store")
     return TurnOutcome(_result(customer, bot), replayed=False, timings=clock.laps)
