@@ -27,4 +27,5 @@ EXPOSE 8000
 VOLUME ["/srv/switchboard/data"]
 HEALTHCHECK --interval=30s --timeout=3s --start-period=60s \
     CMD .venv/bin/python -c "import urllib.request as u; u.urlopen('http://127.0.0.1:8000/readyz')"
-CMD [".venv/bin/python", "-m", "app", "serve", "--host", "0.0.0.0", "--port", "8000"]
+# Same as `make run`: the demo orders service on loopback beside the chat service.
+CMD ["scripts/run_demo.sh", "0.0.0.0", "8000"]

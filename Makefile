@@ -24,8 +24,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The chat service, with the demo orders service (what the demo intents call) on loopback.
 run: setup
-	$(BIN)/python -m app serve --host $(HOST) --port $(PORT)
+	PYTHON=$(BIN)/python scripts/run_demo.sh $(HOST) $(PORT)
 
 test: setup
 	$(BIN)/ruff check app tests scripts

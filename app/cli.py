@@ -1,10 +1,11 @@
-"""The command line: `python -m app serve | migrate | ask | kb sync`."""
+"""The command line: `python -m app serve | migrate | ask | replay | eval | kb sync`."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -18,6 +19,12 @@ cli = typer.Typer(
 )
 kb_cli = typer.Typer(help="Knowledge-base maintenance.", no_args_is_help=True)
 cli.add_typer(kb_cli, name="kb")
+eval_cli = typer.Typer(
+    help="Evaluate the product's models on labelled CSV files (text,label); prints a table "
+    "and writes JSON.",
+    no_args_is_help=True,
+)
+cli.add_typer(eval_cli, name="eval")
 
 
 def _configure_logging(settings: Settings) -> None:
@@ -74,8 +81,8 @@ def migrate() -> None:
 def ask(question: Annotated[str, typer.Argument(help="What a customer would write.")]) -> None:
     """Show what the bot would reply to QUESTION, and why (starts like `serve`: migrates and
     syncs the KB folder, but stores no conversation)."""
+    from app.conversations.dialog import Dialog
     from app.conversations.turn import plan_reply, understand
-    from app.policy.decision import ConversationState
     from app.runtime import Runtime
 
     settings = Settings()
@@ -84,12 +91,69 @@ def ask(question: Annotated[str, typer.Argument(help="What a customer would writ
     async def run() -> None:
         runtime = await Runtime.start(settings)
         try:
-            reply = plan_reply(await understand(runtime, question), ConversationState(), settings)
-            typer.echo(json.dumps({**reply.meta, "text": reply.text}, indent=2))
+            reply = plan_reply(runtime, await understand(runtime, question), Dialog())
+            meta = {k: v for k, v in reply.meta.items() if k != "policy_input"}
+            typer.echo(json.dumps({**meta, "text": reply.text}, indent=2))
         finally:
             await runtime.stop()
 
     asyncio.run(run())
+
+
+def _since(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is not a date; write it as YYYY-MM-DD") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@cli.command()
+def replay(
+    since: Annotated[str, typer.Option(help="Replay turns stored from this date (YYYY-MM-DD).")],
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", help="A policy setting to change, as key=value (repeatable).", metavar="K=V"
+        ),
+    ] = None,
+    examples: Annotated[int, typer.Option(help="How many flipped turns to list.")] = 20,
+) -> None:
+    """Re-run the policy over stored turns with other thresholds and show what would change:
+    decisions by kind, handoff rate by reason, and the turns that flip. Loads no model."""
+    from app.db import Database
+    from app.policy.replay import load_turns, parse_overrides
+    from app.policy.replay import replay as run_replay
+
+    settings = Settings()
+    _configure_logging(settings)
+    try:
+        changed = parse_overrides(set_ or [], settings.policy)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--set") from exc
+    moment = _since(since)
+
+    async def run() -> list:  # type: ignore[type-arg]
+        db = Database(settings.sqlalchemy_url)
+        try:
+            await db.migrate()
+            return await db.read(load_turns, since=moment)
+        finally:
+            await db.dispose()
+
+    turns = asyncio.run(run())
+    report = run_replay(turns, settings.policy, changed)
+    kinds = sorted(set(report.before) | set(report.after))
+    total = max(report.turns, 1)
+    typer.echo(f"{report.turns} turns since {moment.date()}; {len(report.flips)} would change\n")
+    typer.echo("| decision | now | with changes | change |")
+    typer.echo("|---|---:|---:|---:|")
+    for kind in kinds:
+        now, new = report.before[kind], report.after[kind]
+        typer.echo(
+            f"| {kind} | {now} ({now / total:.1%}) | {new} ({new / total:.1%}) | {new - now:+d} |"
+        )
+    typer.echo(json.dumps(report.as_dict(examples=examples), indent=2))
 
 
 @kb_cli.command("sync")
@@ -114,3 +178,14 @@ def kb_sync() -> None:
 def main() -> None:
     """Entry point of `python -m app`."""
     cli()
+
+
+def _register_evaluations() -> None:
+    from app.evaluation.retrieval import retrieval_command
+    from app.evaluation.sentiment import sentiment_command
+
+    eval_cli.command("retrieval")(retrieval_command)
+    eval_cli.command("sentiment")(sentiment_command)
+
+
+_register_evaluations()

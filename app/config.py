@@ -6,7 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.policy.settings import PolicySettings
@@ -49,6 +49,21 @@ class EmbeddingSettings(BaseModel):
     )
 
 
+class IntegrationSettings(BaseModel):
+    """One of the business's systems that intents call (`action: {type: http, integration}`)."""
+
+    base_url: str = Field(description="Base URL the action's `path` is appended to.")
+    headers: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Headers sent with every call, e.g. Authorization (kept out of logs).",
+    )
+
+
+def demo_integrations() -> dict[str, IntegrationSettings]:
+    """The demo store's orders service, which `make run` starts on loopback."""
+    return {"orders": IntegrationSettings(base_url="http://127.0.0.1:8077")}
+
+
 class Settings(BaseSettings):
     """Everything the service reads from its environment (prefix `SWITCHBOARD_`)."""
 
@@ -75,6 +90,11 @@ class Settings(BaseSettings):
     )
     max_message_chars: int = Field(4000, ge=1, le=100_000, description="Longest customer message.")
     log_level: str = Field("info", description="Python logging level name.")
+    integrations: dict[str, IntegrationSettings] = Field(
+        default_factory=demo_integrations,
+        description='Systems intents call, as JSON: {"orders": {"base_url": "https://...", '
+        '"headers": {"Authorization": "Bearer ..."}}}. The default is the demo orders service.',
+    )
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)

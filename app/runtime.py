@@ -1,4 +1,5 @@
-"""The service's long-lived parts, created once at start: database, encoder, knowledge index."""
+"""The service's long-lived parts, created once at start: database, encoder, knowledge index,
+intents (with their classifier and HTTP client) and the sentiment model."""
 
 from __future__ import annotations
 
@@ -12,24 +13,29 @@ from sqlalchemy import text
 from app.config import Settings
 from app.conversations.access import CustomerAccess
 from app.db import Database
+from app.intents.engine import IntentEngine
 from app.kb import service as kb_service
 from app.kb.knowledge import BuildReport, KnowledgeIndex
 from app.kb.loader import load_folder
 from app.nlp.batcher import MicroBatcher
 from app.nlp.embedder import Embedder
+from app.nlp.sentiment import SentimentModel
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Runtime:
-    """Everything a request needs: settings, database, encoder, index, customer access."""
+    """Everything a request needs: settings, database, encoder, index, intents, sentiment,
+    customer access."""
 
     settings: Settings
     db: Database
     embedder: Embedder
     batcher: MicroBatcher
     knowledge: KnowledgeIndex
+    intents: IntentEngine
+    sentiment: SentimentModel
     customer_access: CustomerAccess
     startup_seconds: float = 0.0
 
@@ -60,7 +66,18 @@ class Runtime:
             dimension=embedder.dimension,
             chunk_words=settings.retrieval.chunk_words,
         )
-        runtime = cls(settings, db, embedder, batcher, knowledge, CustomerAccess(db))
+        try:
+            intents = await IntentEngine.start(settings, batcher.encode_many)
+        except BaseException:
+            await batcher.close()
+            await db.dispose()
+            raise
+        sentiment = await asyncio.to_thread(
+            SentimentModel.train, embedder.encode, cache_dir=settings.model_cache_dir
+        )
+        runtime = cls(
+            settings, db, embedder, batcher, knowledge, intents, sentiment, CustomerAccess(db)
+        )
         try:
             await runtime.load_knowledge_folder()
         except BaseException:
@@ -92,6 +109,7 @@ class Runtime:
         )
 
     async def stop(self) -> None:
-        """Release the encoder thread and the database pool."""
+        """Release the encoder thread, the intents' HTTP client and the database pool."""
+        await self.intents.close()
         await self.batcher.close()
         await self.db.dispose()

@@ -1,6 +1,7 @@
 """Helpers for scripts and tests that drive the real service: start `python -m app serve` on a
-free loopback port with its own data folder, wait until `/readyz` says ready, stop it; and the
-Chromium flags that work on this project's machines."""
+free loopback port with its own data folder, wait until `/readyz` says ready, stop it; start
+the demo orders service the demo intents call; and the Chromium flags that work on this
+project's machines."""
 
 from __future__ import annotations
 
@@ -64,3 +65,31 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
     """Stop the service and wait for it."""
     process.terminate()
     process.wait(timeout=30)
+
+
+def start_orders_api(
+    port: int, *, token: str | None = None, timeout: float = 30.0
+) -> subprocess.Popen[bytes]:
+    """Start the demo orders service (`scripts/demo_orders_api.py`) on `port` and wait until it
+    answers; `token` makes it require `Authorization: Bearer <token>`."""
+    env = {**os.environ}
+    env.pop("DEMO_ORDERS_TOKEN", None)
+    if token:
+        env["DEMO_ORDERS_TOKEN"] = token
+    process = subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "scripts" / "demo_orders_api.py"), "--port", str(port)],
+        cwd=REPO_ROOT,
+        env=env,
+    )
+    started = time.perf_counter()
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    while time.perf_counter() - started < timeout:
+        if process.poll() is not None:
+            raise RuntimeError(f"orders API exited with {process.returncode}")
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz", headers=headers, timeout=1)
+            return process
+        except httpx.TransportError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"orders API did not start in {timeout:.0f} s")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -16,13 +17,27 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.config import Settings, bundled_model_path
+from app.config import IntegrationSettings, Settings, bundled_model_path
 from app.main import create_app
 from app.nlp.embedder import Embedder
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED_KB = REPO / "knowledge_base"
 POSTGRES_URL = os.environ.get("SWITCHBOARD_TEST_DATABASE_URL")
+ORDERS_TOKEN = "test-orders-token"
+
+sys.path.insert(0, str(REPO / "scripts"))
+from servicekit import free_port, start_orders_api, stop_server  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def orders_api() -> Iterator[str]:
+    """The demo orders service, started as `make run` starts it (a real HTTP server on
+    loopback), requiring a bearer token; yields its base URL. Each test uses its own orders."""
+    port = free_port()
+    process = start_orders_api(port, token=ORDERS_TOKEN)
+    yield f"http://127.0.0.1:{port}"
+    stop_server(process)
 
 
 @pytest.fixture(scope="session")
@@ -69,20 +84,27 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return POSTGRES_URL
 
 
-def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    """Settings for a test app in `tmp_path` (shipped KB unless `kb_dir` is given)."""
+def make_settings(tmp_path: Path, orders_url: str | None = None, **overrides: Any) -> Settings:
+    """Settings for a test app in `tmp_path` (shipped KB and intents unless given), calling the
+    test orders service at `orders_url` with its token."""
     values: dict[str, Any] = {
         "data_dir": tmp_path / "data",
         "kb_dir": SHIPPED_KB,
         "intents_dir": REPO / "intents",
     }
+    if orders_url:
+        values["integrations"] = {
+            "orders": IntegrationSettings(
+                base_url=orders_url, headers={"Authorization": f"Bearer {ORDERS_TOKEN}"}
+            )
+        }
     values.update(overrides)
     return Settings(**values)
 
 
 @pytest.fixture
 def start_app(
-    tmp_path: Path, embedder: Embedder, database_url: str, seeded_index: Path
+    tmp_path: Path, embedder: Embedder, database_url: str, seeded_index: Path, orders_api: str
 ) -> Callable[..., Any]:
     """`async with start_app(**settings) as client:` runs an app and gives an HTTP client."""
 
@@ -95,7 +117,7 @@ def start_app(
             await reset_postgres(database_url)
             reset_done = True
         overrides.setdefault("database_url", database_url)
-        settings = make_settings(tmp_path, **overrides)
+        settings = make_settings(tmp_path, orders_api, **overrides)
         if not settings.index_dir.exists():
             shutil.copytree(seeded_index, settings.index_dir)
         app = create_app(settings, embedder=embedder)

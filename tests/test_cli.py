@@ -63,5 +63,5 @@ def test_migrate_kb_sync_and_ask(tmp_path: Path, model_cache: Path, embedder: ob
     assert asked.returncode == 0, asked.stderr
     answer = json.loads(asked.stdout)
     assert answer["kind"] == "answer"
-    assert answer["signals"]["decision"]["reason"] == "kb_match"
+    assert answer["decision"]["reason"] == "kb_match"
     assert "Klarna" in answer["sources"][0]["title"]

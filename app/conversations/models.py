@@ -39,6 +39,9 @@ class Conversation(Base):
     token_hash: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default=ConversationStatus.BOT, index=True)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    # The dialogue state the policy reads (see app/conversations/dialog.py).
+    dialog: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    handoff_reason: Mapped[str | None] = mapped_column(String(32), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 from app.conversations.schemas import Source, Suggestion
 from app.kb.knowledge import KbHit
-from app.policy.decision import Decision, DecisionKind
+from app.policy.decision import Decision, DecisionKind, Reason
 
 NOT_SURE_WITH_TOPICS = "I'm not sure I understood that. Is your question about one of these topics?"
+WHICH_ONE = "I found a few close matches. Which one do you mean?"
 NOT_SURE_NO_TOPICS = (
     "I'm sorry, I couldn't find anything about that. Could you rephrase your question, "
     "with a few more details?"
@@ -42,7 +43,8 @@ def render(decision: Decision, hits: list[KbHit], *, top_k: int) -> RenderedRepl
     ]
     if suggestions:
         lines = "\n".join(f"- {s.title}" for s in suggestions)
-        text = f"{NOT_SURE_WITH_TOPICS}\n\n{lines}"
+        intro = WHICH_ONE if decision.reason is Reason.TOO_CLOSE else NOT_SURE_WITH_TOPICS
+        text = f"{intro}\n\n{lines}"
     else:
         text = NOT_SURE_NO_TOPICS
     sources = [

@@ -88,8 +88,14 @@ class Reply(BaseModel):
 
     seq: int
     text: str
-    kind: str
-    reason: str
+    kind: str = Field(description="answer | intent | ask | clarify | handoff")
+    reason: str = Field(description="The policy's machine-readable reason.")
+    intent: str | None = Field(None, description="The intent that ran or is being filled.")
+    handoff_reason: str | None = Field(
+        None,
+        description="explicit_request | low_confidence | negative_sentiment | "
+        "repeated_fallback | intent_requires_human | action_failed (when handing off)",
+    )
     confidence: float
     sources: list[Source]
     suggestions: list[Suggestion] = Field(default_factory=list)
@@ -97,7 +103,9 @@ class Reply(BaseModel):
 
 
 class TurnResult(BaseModel):
-    """The stored customer message, the bot's reply and the signals that led to it."""
+    """The stored customer message, the bot's reply (null while a person owns the
+    conversation) and the signals that led to it: `{"intent": {"name", "confidence"},
+    "kb_top_score", "sentiment", "sentiment_trend"}`."""
 
     message: MessageRead
     reply: Reply | None

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, case, insert, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
@@ -67,14 +67,21 @@ class ConversationSummary:
 _TOKEN_HASH = select(_conversations.c.token_hash).where(
     _conversations.c.id == bindparam("conversation_id")
 )
-_RESERVE_SEQS = (
+SILENT_BOT_STATUSES = (ConversationStatus.QUEUED.value, ConversationStatus.ASSIGNED.value)
+_RESERVE_TURN = (
     update(_conversations)
     .where(_conversations.c.id == bindparam("conversation_id"))
     .values(
-        last_seq=_conversations.c.last_seq + bindparam("count"),
+        last_seq=_conversations.c.last_seq
+        + case((_conversations.c.status.in_(SILENT_BOT_STATUSES), 1), else_=2),
         updated_at=bindparam("now", type_=_conversations.c.updated_at.type),
     )
-    .returning(_conversations.c.last_seq, _conversations.c.status)
+    .returning(_conversations.c.last_seq, _conversations.c.status, _conversations.c.dialog)
+)
+_SAVE_DIALOG = (
+    update(_conversations)
+    .where(_conversations.c.id == bindparam("conversation_id"))
+    .values(dialog=bindparam("dialog", type_=_conversations.c.dialog.type))
 )
 _INSERT_MESSAGES = insert(_messages)
 _INSERT_EVENT = insert(_events)
@@ -116,15 +123,48 @@ def find_client_post(
     return post, reply
 
 
-def reserve_seqs(conn: Connection, *, conversation_id: str, count: int) -> tuple[int, str]:
-    """Reserve `count` consecutive sequence numbers with one atomic UPDATE, which also locks the
-    conversation for the rest of the transaction; returns the first number and the status."""
-    row = conn.execute(
-        _RESERVE_SEQS, {"conversation_id": conversation_id, "count": count, "now": utcnow()}
-    ).first()
+@dataclass(frozen=True)
+class Reservation:
+    """Sequence numbers reserved for a turn, and the conversation's state when they were."""
+
+    first_seq: int
+    status: str
+    dialog: dict[str, Any]
+
+    @property
+    def bot_replies(self) -> bool:
+        """Whether the bot answers (it stays silent while a person owns the conversation)."""
+        return self.status not in SILENT_BOT_STATUSES
+
+
+def reserve_turn(conn: Connection, *, conversation_id: str) -> Reservation:
+    """Reserve the sequence numbers of a turn with one atomic UPDATE, which also locks the
+    conversation for the rest of the transaction: two (message and reply) while the bot
+    answers, one while a person owns the conversation."""
+    row = conn.execute(_RESERVE_TURN, {"conversation_id": conversation_id, "now": utcnow()}).first()
     if row is None:
         raise NotFound(f"conversation {conversation_id} does not exist")
-    return int(row.last_seq) - count + 1, str(row.status)
+    status = str(row.status)
+    count = 1 if status in SILENT_BOT_STATUSES else 2
+    return Reservation(int(row.last_seq) - count + 1, status, dict(row.dialog or {}))
+
+
+def save_dialog(
+    conn: Connection,
+    *,
+    conversation_id: str,
+    dialog: dict[str, Any],
+    handoff_reason: str | None = None,
+) -> None:
+    """Store the dialogue state; a handoff also queues the conversation with its reason."""
+    if handoff_reason is None:
+        conn.execute(_SAVE_DIALOG, {"conversation_id": conversation_id, "dialog": dialog})
+        return
+    conn.execute(
+        update(_conversations)
+        .where(_conversations.c.id == conversation_id)
+        .values(dialog=dialog, status=ConversationStatus.QUEUED, handoff_reason=handoff_reason)
+    )
 
 
 def insert_messages(

@@ -1,37 +1,61 @@
 """The customer turn: persist the message, understand it, decide, reply — atomically.
 
 1. Check the customer's token (digest cached in process: no database round trip).
-2. Encode the text (micro-batched, on the encoder thread) and search the knowledge index.
-3. In ONE short transaction: reserve two sequence numbers (the UPDATE locks the conversation
-   and returns its state), let the policy decide on that fresh state, and store the customer
-   message, the bot reply and the event. A failure anywhere before the commit stores nothing;
-   a retry of a stored `client_id` fails the unique constraint, rolls back and gets the stored
-   result instead.
+2. Encode the text once (micro-batched, on the encoder thread); from that one vector search
+   the knowledge index, guess the intent and score the sentiment.
+3. In ONE short transaction: reserve the sequence numbers (the UPDATE locks the conversation
+   and returns its status and dialogue state), let the policy decide on that fresh state, and
+   store the customer message, the bot reply, the events and the new dialogue state. A handoff
+   queues the conversation with its reason in the same transaction. While a person owns the
+   conversation the bot stays silent and only the message is stored.
+4. An intent that calls another system (HTTP) is decided in that transaction, which then rolls
+   back; the call runs outside any transaction with an idempotency key, and the turn is stored
+   in a second transaction that checks nothing changed meanwhile (else 409, retry).
+
+A failure anywhere before the commit stores nothing; a retry of a stored `client_id` fails the
+unique constraint, rolls back and gets the stored result instead.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from app.config import Settings
 from app.conversations import service as conversation_service
+from app.conversations.dialog import Dialog, advance
 from app.conversations.models import Author
-from app.conversations.replies import render
+from app.conversations.planning import (
+    BotReply,
+    Plan,
+    Understanding,
+    compose_reply,
+    kb_confidence,
+    plan_turn,
+)
 from app.conversations.schemas import MessageIn, MessageRead, Reply, TurnResult
 from app.conversations.service import StoredMessage
 from app.db import utcnow
 from app.errors import Conflict, ServiceUnavailable
-from app.kb.knowledge import KbHit
+from app.intents.actions import ActionOutcome
+from app.intents.builtin import asks_for_human, is_affirmation, is_denial
+from app.intents.definitions import IntentCatalog
 from app.nlp.embedder import EmbedderError
-from app.policy.decision import Candidate, ConversationState, Decision, Signals, decide
 from app.runtime import Runtime
 
-PUBLIC_META_KEYS = ("kind", "reason", "confidence", "sources", "suggestions")
+PUBLIC_META_KEYS = (
+    "kind",
+    "reason",
+    "intent",
+    "handoff_reason",
+    "confidence",
+    "sources",
+    "suggestions",
+)
 
 
 @dataclass(frozen=True)
@@ -66,6 +90,8 @@ def _result(customer: StoredMessage, bot: StoredMessage | None) -> TurnResult:
         text=bot.text,
         kind=meta.get("kind", ""),
         reason=meta.get("reason", ""),
+        intent=meta.get("intent"),
+        handoff_reason=meta.get("handoff_reason"),
         confidence=meta.get("confidence", 0.0),
         sources=meta.get("sources", []),
         suggestions=meta.get("suggestions", []),
@@ -111,65 +137,54 @@ async def _stored_result(
     return _result(*found)
 
 
-def _signals_payload(hits: list[KbHit], decision: Decision) -> dict[str, Any]:
-    return {
-        "retrieval": {
-            "top_score": round(hits[0].score, 4) if hits else 0.0,
-            "matched": hits[0].matched if hits else None,
-            "candidates": [{"article_id": h.article.id, "score": round(h.score, 4)} for h in hits],
-        },
-        "decision": {
-            "kind": decision.kind.value,
-            "reason": decision.reason.value,
-            **decision.diagnostics,
-        },
-    }
+class _ActionNeeded(Exception):
+    """Raised inside the turn's transaction (rolling it back) when the decision calls another
+    system: the call runs outside any transaction, then the turn is stored."""
+
+    def __init__(self, plan: Plan, first_seq: int) -> None:
+        super().__init__(plan.decision.intent)
+        self.plan = plan
+        self.first_seq = first_seq
 
 
-@dataclass(frozen=True)
-class Understanding:
-    """What the model found for a message: the knowledge-base hits and the policy's signals."""
+class _AlreadyStored(Exception):
+    """The message was stored by an earlier post with the same client_id."""
 
-    hits: list[KbHit]
-    signals: Signals
-
-
-@dataclass(frozen=True)
-class BotReply:
-    """What the bot would say, and why (`meta` is stored with the bot message)."""
-
-    decision: Decision
-    text: str
-    meta: dict[str, Any]
+    def __init__(self, result: TurnResult) -> None:
+        super().__init__("already stored")
+        self.result = result
 
 
 async def understand(runtime: Runtime, text: str) -> Understanding:
-    """Encode `text` (one micro-batched encoder call) and search the knowledge index."""
+    """Encode `text` once (micro-batched) and read everything from that vector: knowledge
+    hits, the intent guess and the sentiment; plus the pattern checks."""
     try:
         vector = await runtime.batcher.encode_one(text)
     except EmbedderError as exc:
         raise ServiceUnavailable("the language model failed on this message; retry") from exc
+    policy = runtime.settings.policy
     limit = max(runtime.settings.retrieval.top_k, 10)
     hits = runtime.knowledge.search(vector, limit=limit)
-    return Understanding(hits, Signals(tuple(Candidate(h.article.id, h.score) for h in hits)))
+    return Understanding(
+        text=text,
+        hits=hits,
+        kb_confidence=kb_confidence(hits[0].score, policy) if hits else 0.0,
+        intent=runtime.intents.guess(vector, lambda score: kb_confidence(score, policy)),
+        sentiment=runtime.sentiment.score(text, vector),
+        explicit_human=policy.human_request_patterns and asks_for_human(text),
+        affirm=is_affirmation(text),
+        deny=is_denial(text),
+    )
 
 
-def plan_reply(
-    understanding: Understanding, state: ConversationState, settings: Settings
-) -> BotReply:
-    """Let the policy decide and render its reply (pure: no I/O)."""
-    hits = understanding.hits
-    decision = decide(understanding.signals, state, settings.policy)
-    rendered = render(decision, hits, top_k=settings.retrieval.top_k)
-    meta: dict[str, Any] = {
-        "kind": decision.kind.value,
-        "reason": decision.reason.value,
-        "confidence": round(hits[0].score, 4) if hits else 0.0,
-        "sources": [s.model_dump() for s in rendered.sources],
-        "suggestions": [s.model_dump() for s in rendered.suggestions],
-        "signals": _signals_payload(hits, decision),
-    }
-    return BotReply(decision, rendered.text, meta)
+def plan_reply(runtime: Runtime, understanding: Understanding, dialog: Dialog) -> BotReply:
+    """What the bot would say to a message in a conversation at `dialog` (no I/O; an HTTP
+    intent's call is not made: its reply says so). Used by `python -m app ask`."""
+    plan = plan_turn(understanding, dialog, runtime.intents.catalog, runtime.settings)
+    outcome = None
+    if plan.needs_action:
+        outcome = ActionOutcome(ok=True, text=f"(would call the {plan.decision.intent} action)")
+    return compose_reply(plan, understanding, runtime.settings, outcome)
 
 
 def _decide_and_store(
@@ -178,20 +193,21 @@ def _decide_and_store(
     conversation_id: str,
     message_in: MessageIn,
     understanding: Understanding,
+    catalog: IntentCatalog,
     settings: Settings,
-) -> tuple[StoredMessage, StoredMessage]:
-    """The turn's transaction: lock the conversation while reserving two sequence numbers,
-    decide on its fresh state, store the customer message, the reply and the event.
+    action: tuple[int, ActionOutcome] | None = None,
+) -> tuple[StoredMessage, StoredMessage | None]:
+    """The turn's transaction: lock the conversation while reserving sequence numbers, decide
+    on its fresh state, store the customer message, the reply, the events and the new state.
 
-    A `client_id` already stored fails the insert (IntegrityError): everything rolls back and
+    While a person owns the conversation (queued or assigned) the bot stays silent: only the
+    customer message is stored. A decision that calls another system raises `_ActionNeeded`
+    (rolling back) unless `action` carries that call's outcome for the same state. A
+    `client_id` already stored fails the insert (IntegrityError): everything rolls back and
     the caller answers with what was stored.
     """
-    first, _status = conversation_service.reserve_seqs(
-        conn, conversation_id=conversation_id, count=2
-    )
-    state = ConversationState(bot_turns=(first - 1) // 2)
-    reply = plan_reply(understanding, state, settings)
-
+    reservation = conversation_service.reserve_turn(conn, conversation_id=conversation_id)
+    first = reservation.first_seq
     now = utcnow()
     customer = StoredMessage(
         seq=first,
@@ -200,6 +216,23 @@ def _decide_and_store(
         created_at=now,
         client_id=message_in.client_id,
     )
+    if not reservation.bot_replies:
+        conversation_service.insert_messages(
+            conn, conversation_id=conversation_id, messages=[customer]
+        )
+        return customer, None
+
+    dialog = Dialog.from_json(reservation.dialog)
+    plan = plan_turn(understanding, dialog, catalog, settings)
+    outcome = None
+    if plan.needs_action:
+        if action is None:
+            raise _ActionNeeded(plan, first)
+        action_seq, outcome = action
+        if action_seq != first:
+            raise Conflict("the conversation changed while this message was handled; retry it")
+    reply = compose_reply(plan, understanding, settings, outcome)
+    decision = reply.decision
     bot = StoredMessage(
         seq=first + 1,
         author=Author.BOT,
@@ -211,13 +244,77 @@ def _decide_and_store(
     conversation_service.insert_messages(
         conn, conversation_id=conversation_id, messages=[customer, bot]
     )
+    frame = plan.frame if decision.intent == (plan.frame.intent if plan.frame else None) else None
+    new_dialog = advance(dialog, decision, frame, understanding.sentiment, replied=True)
+    handoff = decision.handoff_reason.value if decision.handoff_reason else None
+    conversation_service.save_dialog(
+        conn, conversation_id=conversation_id, dialog=new_dialog.to_json(), handoff_reason=handoff
+    )
     conversation_service.insert_event(
         conn,
         conversation_id=conversation_id,
-        type=f"bot.{reply.decision.kind.value}",
-        data={"seq": bot.seq, **reply.meta["signals"]["decision"]},
+        type=f"bot.{decision.kind.value}",
+        data={"seq": bot.seq, "intent": decision.intent, **reply.meta["decision"]},
     )
+    if handoff is not None:
+        conversation_service.insert_event(
+            conn,
+            conversation_id=conversation_id,
+            type="conversation.handoff",
+            data={
+                "seq": bot.seq,
+                "reason": handoff,
+                "intent": decision.intent,
+                "slots": reply.meta.get("slots", {}),
+                "signals": reply.meta["signals"],
+                "articles": reply.meta["retrieval"][:3],
+            },
+        )
     return customer, bot
+
+
+async def _store_turn(
+    runtime: Runtime,
+    *,
+    conversation_id: str,
+    message_in: MessageIn,
+    understanding: Understanding,
+    clock: _Clock,
+) -> tuple[StoredMessage, StoredMessage | None]:
+    """Decide and store; when the decision calls another system, make the call outside the
+    transaction (keyed for idempotency by conversation and message) and store after it."""
+    store = partial(
+        runtime.db.run,
+        _decide_and_store,
+        conversation_id=conversation_id,
+        message_in=message_in,
+        understanding=understanding,
+        catalog=runtime.intents.catalog,
+        settings=runtime.settings,
+    )
+    try:
+        return await store()
+    except _ActionNeeded as needed:
+        plan = needed.plan
+        assert plan.intent is not None
+        if message_in.client_id is not None:
+            # A retry of a post that already ran its action must not run it again.
+            stored = await _stored_result(
+                runtime,
+                conversation_id=conversation_id,
+                client_id=message_in.client_id,
+                text=message_in.text,
+            )
+            if stored is not None:
+                raise _AlreadyStored(stored) from None
+        clock.lap("decide")
+        outcome = await runtime.intents.run(
+            plan.intent,
+            dict(plan.frame.slots) if plan.frame else {},
+            idempotency_key=f"{conversation_id}:{needed.first_seq}",
+        )
+        clock.lap("action")
+        return await store(action=(needed.first_seq, outcome))
 
 
 async def handle_customer_message(
@@ -228,7 +325,6 @@ async def handle_customer_message(
     Authenticate (cached digest) → encode (micro-batched) → search → one transaction that
     locks the conversation, decides on its current state and stores everything.
     """
-    settings = runtime.settings
     clock = _Clock()
     await runtime.customer_access.check(conversation_id=conversation_id, token=token)
     clock.lap("auth")
@@ -247,13 +343,15 @@ async def handle_customer_message(
         return TurnOutcome(stored, replayed=True)
     clock.lap("understand")
     try:
-        customer, bot = await runtime.db.run(
-            _decide_and_store,
+        customer, bot = await _store_turn(
+            runtime,
             conversation_id=conversation_id,
             message_in=message_in,
             understanding=understanding,
-            settings=settings,
+            clock=clock,
         )
+    except _AlreadyStored as already:
+        return TurnOutcome(already.result, replayed=True)
     except IntegrityError as exc:
         # This client_id was stored before (a retry, or a concurrent twin): replay it.
         if client_id is None or not conversation_service.is_duplicate_client_id(exc):

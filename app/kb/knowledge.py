@@ -1,7 +1,9 @@
 """The live knowledge index: builds the vector index from published articles and answers searches.
 
 Searches read an immutable snapshot; a rebuild makes a new snapshot and swaps the reference in
-one assignment, so a search never sees a half-built index.
+one assignment, so a search never sees a half-built index. How articles are scored (best passage
+cosine, adjusted by how well each article's centroid fits the query) is described in
+`app.kb.vector_index`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 
 from app.kb.models import Article
 from app.kb.passages import PASSAGES_VERSION, article_passages
-from app.kb.vector_index import StoredPassages, VectorIndex
+from app.kb.vector_index import CENTROID_WEIGHT, StoredPassages, VectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +65,23 @@ class _Snapshot:
 class KnowledgeIndex:
     """Holds the current searchable snapshot of published knowledge."""
 
-    def __init__(self, *, folder: Path, model_key: str, dimension: int, chunk_words: int) -> None:
+    def __init__(
+        self,
+        *,
+        folder: Path,
+        model_key: str,
+        dimension: int,
+        chunk_words: int,
+        centroid_weight: float = CENTROID_WEIGHT,
+    ) -> None:
         self._folder = folder
         self._model_key = f"{model_key}:p{PASSAGES_VERSION}:w{chunk_words}"
         self._dimension = dimension
         self._chunk_words = chunk_words
-        self._snapshot = _Snapshot(VectorIndex(StoredPassages.empty(dimension)), {}, 0)
+        self._centroid_weight = centroid_weight
+        self._snapshot = _Snapshot(
+            VectorIndex(StoredPassages.empty(dimension), centroid_weight=centroid_weight), {}, 0
+        )
         self.last_build: BuildReport | None = None
 
     @property
@@ -130,7 +143,8 @@ class KnowledgeIndex:
         if to_embed or len(cached.kinds) != len(kinds):
             stored.save(self._folder, model_key=self._model_key)
         refs = {a.id: ArticleRef(a.id, a.slug, a.title, a.body) for a in articles}
-        self._snapshot = _Snapshot(VectorIndex(stored), refs, revision)
+        index = VectorIndex(stored, centroid_weight=self._centroid_weight)
+        self._snapshot = _Snapshot(index, refs, revision)
         report = BuildReport(
             articles=len(articles),
             passages=len(kinds),

@@ -1,7 +1,23 @@
 """The FAISS index over article passages, with article-level scoring and a persisted cache.
 
-An article's score is the best cosine similarity among its title, alternate questions and body
-chunks. Vectors are persisted with the content hash of the article they came from, so a rebuild
+Article score: the best cosine similarity among the article's title, alternate questions and body
+chunks, minus a penalty when the article as a whole fits the query less well than another
+article found:
+
+    score(a) = best_cosine(a) - CENTROID_WEIGHT * (best_closeness - closeness(a))
+
+where `closeness(a)` is the cosine between the query and the article's centroid (the normalised
+mean of all its passage vectors) and `best_closeness` is the highest closeness among the articles
+found for the query. The article the centroids prefer keeps its best cosine, so the answer
+threshold keeps its meaning; the others lose in proportion to how far behind they are. One
+passage that happens to share a phrasing with the query ("create an account" for "delete my
+account") no longer wins over an article all of whose phrasings agree with it, and the runner-up
+is pushed away from the best unless the centroids cannot tell them apart either, which is what
+the policy's `ambiguity_margin` then catches. The weight was chosen on CLINC150 val and Bitext
+dev by `scripts/eval_scoring.py`. Centroids are recomputed from the stored vectors whenever an
+index is built, so nothing extra is persisted.
+
+Vectors are persisted with the content hash of the article they came from, so a rebuild
 re-embeds only articles whose content changed (none after a restart with the same content).
 """
 
@@ -23,6 +39,9 @@ log = logging.getLogger(__name__)
 faiss.omp_set_num_threads(1)  # one query searches fastest on one thread
 
 STORE_FILE = "passages.npz"
+# How many points of best-passage cosine an article loses per point of centroid closeness it
+# trails the best article found by (0: the best passage alone scores the article).
+CENTROID_WEIGHT = 1.0
 
 
 @dataclass(frozen=True)
@@ -99,12 +118,18 @@ class StoredPassages:
 class VectorIndex:
     """Exact inner-product search over unit vectors (cosine), read-only once built."""
 
-    def __init__(self, passages: StoredPassages) -> None:
+    def __init__(
+        self, passages: StoredPassages, *, centroid_weight: float = CENTROID_WEIGHT
+    ) -> None:
         self.passages = passages
+        self.centroid_weight = centroid_weight
         dimension = passages.vectors.shape[1]
         self._index = faiss.IndexFlatIP(dimension)
         if len(passages.kinds):
             self._index.add(passages.vectors)
+        self._centroids, self._row_centroid = article_centroids(
+            passages.vectors, passages.article_ids
+        )
 
     @property
     def size(self) -> int:
@@ -112,18 +137,44 @@ class VectorIndex:
         return int(self._index.ntotal)
 
     def search(self, query: np.ndarray, *, articles: int) -> list[tuple[int, float, str]]:
-        """The best `articles` articles for a unit query vector: (article_id, score, kind)."""
-        if self.size == 0:
+        """The best `articles` articles for a unit query vector, best first: (article_id, score,
+        kind of the best passage). Articles are those with a passage among the query's nearest
+        `max(32, 16 * articles)` passages, scored as the module docstring says."""
+        if self.size == 0 or articles <= 0:
             return []
+        vector = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
         depth = min(self.size, max(32, articles * 16))
-        scores, rows = self._index.search(query.reshape(1, -1).astype(np.float32), depth)
-        best: dict[int, tuple[float, str]] = {}
-        for score, row in zip(scores[0], rows[0], strict=True):
-            if row < 0:
-                continue
-            article_id = int(self.passages.article_ids[row])
-            if article_id not in best:
-                best[article_id] = (float(score), self.passages.kinds[row])
-                if len(best) == articles:
-                    break
-        return [(aid, score, kind) for aid, (score, kind) in best.items()]
+        scores, rows = self._index.search(vector, depth)
+        found = rows[0] >= 0
+        rows, cosine = rows[0][found], scores[0][found].astype(np.float64)
+        # Each article's first (so best) passage among the nearest, in order of best cosine.
+        _, first = np.unique(self.passages.article_ids[rows], return_index=True)
+        first.sort()
+        rows, cosine = rows[first], cosine[first]
+        final = cosine
+        if self.centroid_weight and len(rows) > 1:
+            closeness = (self._centroids[self._row_centroid[rows]] @ vector[0]).astype(np.float64)
+            final = cosine - self.centroid_weight * (closeness.max() - closeness)
+        order = np.argsort(-final, kind="stable")[:articles]  # ties keep the cosine order
+        return [
+            (int(self.passages.article_ids[rows[i]]), float(final[i]), self.passages.kinds[rows[i]])
+            for i in order.tolist()
+        ]
+
+
+def article_centroids(
+    vectors: np.ndarray, article_ids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Unit-length mean of each article's passage vectors, and for every row the index of its
+    article's centroid. An article whose passages cancel out gets a zero centroid."""
+    dimension = vectors.shape[1]
+    if not len(article_ids):
+        return np.zeros((0, dimension), np.float32), np.zeros(0, np.int64)
+    _, row_centroid, counts = np.unique(article_ids, return_inverse=True, return_counts=True)
+    row_centroid = row_centroid.reshape(-1)
+    order = np.argsort(row_centroid, kind="stable")  # rows grouped by article
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    sums = np.add.reduceat(vectors[order].astype(np.float64), starts, axis=0)
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    centroids = np.divide(sums, norms, out=np.zeros_like(sums), where=norms > 1e-12)
+    return centroids.astype(np.float32), row_centroid.astype(np.int64)

@@ -1,32 +1,90 @@
 """The turn policy: `decide(signals, state, settings) -> Decision`, pure and without I/O.
 
-Each check returns `(fired, measured_value)` so a decision can say why it was taken; the
-`Decision` carries a machine-readable reason and the diagnostics it saw (ignored by equality, so
-tests compare decisions directly).
+The rules, in order (the first that applies wins):
+
+1. **Explicit request** for a person (the built-in recogniser, or an intent whose action is a
+   handoff with reason `explicit_request`, unless the message answers the bot's pending
+   question) -> handoff `explicit_request`.
+2. **Negative sentiment**: the message scores at or below `sentiment_handoff_level`, or the
+   conversation's trend falls to `sentiment_trend_handoff` after `sentiment_trend_min_messages`
+   customer messages -> handoff `negative_sentiment`.
+3. **An intent in progress** (the bot asked for a slot or a confirmation):
+   - a new or corrected slot value moves it on: ask the next missing slot, ask to confirm, or
+     run it; an invalid value asks again, saying what was wrong;
+   - at the confirmation, yes runs it and no cancels it;
+   - a message that is clearly about something else (another intent, or a confident article)
+     leaves the intent and is handled as a new topic below;
+   - otherwise the bot asks again, and after `max_misses` turns without progress hands off
+     `repeated_fallback`.
+4. **A new topic**: the classifier's intent is accepted when its calibrated confidence clears
+   `intent_threshold`; it then competes with the best article on calibrated confidence (the
+   message's match with the intent's closest example vs with the article, both mapped to the
+   probability of being right by the same calibration), not by order. An intent that wins
+   starts: hands off `intent_requires_human` for intents that always need a person, asks for
+   missing slots, asks to confirm, or runs. An article above `answer_threshold` answers,
+   unless the next article is within `ambiguity_margin` of it: then the bot asks which one was
+   meant.
+5. **Nothing fits**: right after a clarify that did not help -> handoff `low_confidence`; after
+   `max_misses` turns without progress -> handoff `repeated_fallback`; otherwise clarify with
+   the closest topics.
+
+Each check returns `(fired, measured_value)`; the `Decision` carries a machine-readable reason
+and the diagnostics it saw (ignored by equality, so tests compare decisions directly).
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from app.policy.settings import PolicySettings
+
+CONFIRM_STEP = "_confirm"
 
 
 class DecisionKind(enum.StrEnum):
     """What the bot does with a customer message."""
 
     ANSWER = "answer"
+    RUN_INTENT = "run_intent"
+    ASK_SLOT = "ask_slot"
+    CONFIRM = "confirm"
+    CANCEL_INTENT = "cancel_intent"
     CLARIFY = "clarify"
+    HANDOFF = "handoff"
+
+
+class HandoffReason(enum.StrEnum):
+    """Why the bot hands a conversation to a person."""
+
+    EXPLICIT_REQUEST = "explicit_request"
+    LOW_CONFIDENCE = "low_confidence"
+    NEGATIVE_SENTIMENT = "negative_sentiment"
+    REPEATED_FALLBACK = "repeated_fallback"
+    INTENT_REQUIRES_HUMAN = "intent_requires_human"
+    ACTION_FAILED = "action_failed"
 
 
 class Reason(enum.StrEnum):
-    """Why the policy decided what it did."""
+    """Why the policy decided what it did (handoffs use their HandoffReason's value)."""
 
     KB_MATCH = "kb_match"
+    INTENT_MATCH = "intent_match"
+    SLOT_MISSING = "slot_missing"
+    SLOT_INVALID = "slot_invalid"
+    NO_ANSWER = "no_answer"
+    CONFIRM_NEEDED = "confirm_needed"
+    CONFIRMED = "confirmed"
+    DECLINED = "declined"
+    TOO_CLOSE = "too_close"
     LOW_CONFIDENCE = "low_confidence"
     EMPTY_KNOWLEDGE = "empty_knowledge"
+    EXPLICIT_REQUEST = "explicit_request"
+    NEGATIVE_SENTIMENT = "negative_sentiment"
+    REPEATED_FALLBACK = "repeated_fallback"
+    INTENT_REQUIRES_HUMAN = "intent_requires_human"
+    ACTION_FAILED = "action_failed"
 
 
 @dataclass(frozen=True)
@@ -38,10 +96,45 @@ class Candidate:
 
 
 @dataclass(frozen=True)
-class Signals:
-    """What understanding the message produced (best candidates first)."""
+class IntentSignal:
+    """The classifier's best intent: its calibrated probability of being right, and how well
+    the message matches that intent's closest example, as a calibrated probability on the same
+    scale as `Signals.kb_confidence` (the intent's examples are scored like an article's
+    questions), so that intent and article compete on equal terms."""
 
-    candidates: tuple[Candidate, ...] = ()
+    name: str
+    confidence: float
+    match: float = 0.0
+
+
+@dataclass(frozen=True)
+class Frame:
+    """An intent with what is known of its slots once this message is read."""
+
+    intent: str
+    slots: tuple[tuple[str, str], ...] = ()  # (name, value) filled so far
+    missing: tuple[str, ...] = ()  # slots still to ask for, in order
+    invalid: tuple[str, ...] = ()  # slots this message gave an unacceptable value for
+    problems: tuple[str, ...] = ()  # what was wrong with each, in the same order
+    changed: bool = False  # this message set or corrected a slot
+    confirm: bool = False  # the intent asks "shall I?" before acting
+    handoff: HandoffReason | None = None  # the intent's action is a handoff, for this reason
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What understanding the message produced: everything `decide` reads about it."""
+
+    candidates: tuple[Candidate, ...] = ()  # best first
+    kb_confidence: float = 0.0  # calibrated probability that the best article answers
+    intent: IntentSignal | None = None
+    explicit_human: bool = False
+    sentiment: float = 0.0  # [-1, 1], negative = unhappy
+    sentiment_trend: float = 0.0  # negative = getting worse
+    affirm: bool = False
+    deny: bool = False
+    pending: Frame | None = None  # the intent in progress, updated with this message
+    proposed: Frame | None = None  # the classifier's intent, as a new frame from this message
 
 
 @dataclass(frozen=True)
@@ -49,6 +142,10 @@ class ConversationState:
     """What the policy needs to know about the conversation so far."""
 
     bot_turns: int = 0
+    customer_turns: int = 0  # before this message
+    misses: int = 0  # consecutive bot turns that made no progress
+    last_kind: DecisionKind | None = None
+    awaiting: str | None = None  # the slot asked for, or CONFIRM_STEP
 
 
 @dataclass(frozen=True)
@@ -59,7 +156,24 @@ class Decision:
     reason: Reason
     article_id: int | None = None
     suggestions: tuple[int, ...] = ()
+    intent: str | None = None
+    slot: str | None = None
+    handoff_reason: HandoffReason | None = None
     diagnostics: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def progressed(self) -> bool:
+        """Whether this turn moved the conversation on (a miss otherwise)."""
+        return self.reason not in (
+            Reason.NO_ANSWER,
+            Reason.SLOT_INVALID,
+            Reason.LOW_CONFIDENCE,
+            Reason.EMPTY_KNOWLEDGE,
+            Reason.TOO_CLOSE,
+        )
+
+
+# --------------------------------------------------------------------------- checks
 
 
 def confident_match(signals: Signals, settings: PolicySettings) -> tuple[bool, float]:
@@ -70,19 +184,213 @@ def confident_match(signals: Signals, settings: PolicySettings) -> tuple[bool, f
     return best >= settings.answer_threshold, best
 
 
+def too_close(signals: Signals, settings: PolicySettings) -> tuple[bool, float]:
+    """Whether the runner-up article is within the ambiguity margin of the best, and the gap."""
+    if len(signals.candidates) < 2 or settings.ambiguity_margin <= 0:
+        return False, 1.0
+    gap = signals.candidates[0].score - signals.candidates[1].score
+    return gap < settings.ambiguity_margin, gap
+
+
+def accepted_intent(signals: Signals, settings: PolicySettings) -> tuple[bool, float]:
+    """Whether the classifier's intent clears the intent threshold, and its confidence."""
+    if signals.intent is None or signals.proposed is None:
+        return False, 0.0
+    confidence = signals.intent.confidence
+    return confidence >= settings.intent_threshold, confidence
+
+
+def intent_beats_kb(signals: Signals, settings: PolicySettings) -> tuple[bool, float]:
+    """Whether an accepted intent matches the message at least as well as the best article
+    (both as calibrated probabilities); the margin. A tie goes to the intent: doing the job
+    beats explaining it."""
+    accepted, _ = accepted_intent(signals, settings)
+    match = signals.intent.match if signals.intent else 0.0
+    kb_ok, _ = confident_match(signals, settings)
+    margin = match - (signals.kb_confidence if kb_ok else 0.0)
+    return accepted and margin >= 0.0, margin
+
+
+def unhappy(
+    signals: Signals, state: ConversationState, settings: PolicySettings
+) -> tuple[bool, float]:
+    """Whether the customer's sentiment calls for a person: a low level or a falling trend."""
+    if signals.sentiment <= settings.sentiment_handoff_level:
+        return True, signals.sentiment
+    enough = state.customer_turns + 1 >= settings.sentiment_trend_min_messages
+    if enough and signals.sentiment_trend <= settings.sentiment_trend_handoff:
+        return True, signals.sentiment_trend
+    return False, signals.sentiment
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+def _handoff(reason: HandoffReason, diagnostics: dict[str, Any], **extra: Any) -> Decision:
+    return Decision(
+        DecisionKind.HANDOFF,
+        Reason(reason.value),
+        handoff_reason=reason,
+        diagnostics=diagnostics,
+        **extra,
+    )
+
+
+def _advance(frame: Frame, diagnostics: dict[str, Any], *, started: bool) -> Decision:
+    """The next step of an intent whose slots this message may have filled."""
+    if frame.handoff is not None:
+        return _handoff(frame.handoff, diagnostics, intent=frame.intent)
+    if frame.invalid:
+        return Decision(
+            DecisionKind.ASK_SLOT,
+            Reason.SLOT_INVALID,
+            intent=frame.intent,
+            slot=frame.invalid[0],
+            diagnostics=diagnostics,
+        )
+    if frame.missing:
+        return Decision(
+            DecisionKind.ASK_SLOT,
+            Reason.SLOT_MISSING,
+            intent=frame.intent,
+            slot=frame.missing[0],
+            diagnostics=diagnostics,
+        )
+    if frame.confirm:
+        return Decision(
+            DecisionKind.CONFIRM,
+            Reason.CONFIRM_NEEDED,
+            intent=frame.intent,
+            diagnostics=diagnostics,
+        )
+    reason = Reason.INTENT_MATCH if started else Reason.CONFIRMED
+    return Decision(DecisionKind.RUN_INTENT, reason, intent=frame.intent, diagnostics=diagnostics)
+
+
+def _miss(
+    signals: Signals, state: ConversationState, settings: PolicySettings, diagnostics: dict
+) -> Decision | None:
+    """Hand off when misses have piled up; None when the bot may try again."""
+    misses = state.misses + 1
+    diagnostics["misses"] = misses
+    if misses >= settings.max_misses:
+        return _handoff(HandoffReason.REPEATED_FALLBACK, diagnostics)
+    return None
+
+
+def _continue_pending(
+    signals: Signals, state: ConversationState, settings: PolicySettings, diagnostics: dict
+) -> Decision | None:
+    """The next step of the intent in progress; None when the message left it."""
+    frame = signals.pending
+    assert frame is not None
+    if state.awaiting == CONFIRM_STEP:
+        if frame.changed or frame.invalid:
+            return _advance(frame, diagnostics, started=False)
+        if signals.affirm:
+            return _advance(replace(frame, confirm=False), diagnostics, started=False)
+        if signals.deny:
+            return Decision(
+                DecisionKind.CANCEL_INTENT,
+                Reason.DECLINED,
+                intent=frame.intent,
+                diagnostics=diagnostics,
+            )
+    elif frame.changed or frame.invalid:
+        return _advance(frame, diagnostics, started=False)
+    elif signals.deny:
+        return Decision(
+            DecisionKind.CANCEL_INTENT,
+            Reason.DECLINED,
+            intent=frame.intent,
+            diagnostics=diagnostics,
+        )
+    # No progress on the intent: is the customer talking about something else?
+    other_intent, _ = accepted_intent(signals, settings)
+    if other_intent and signals.proposed and signals.proposed.intent != frame.intent:
+        return None
+    if confident_match(signals, settings)[0] and not intent_beats_kb(signals, settings)[0]:
+        return None
+    fallback = _miss(signals, state, settings, diagnostics)
+    if fallback is not None:
+        return fallback
+    kind = DecisionKind.CONFIRM if state.awaiting == CONFIRM_STEP else DecisionKind.ASK_SLOT
+    slot = None if kind is DecisionKind.CONFIRM else state.awaiting
+    return Decision(kind, Reason.NO_ANSWER, intent=frame.intent, slot=slot, diagnostics=diagnostics)
+
+
 def decide(signals: Signals, state: ConversationState, settings: PolicySettings) -> Decision:
-    """Answer from the best article when confident; otherwise clarify with the closest topics."""
-    fired, best = confident_match(signals, settings)
-    diagnostics = {"top_score": round(best, 4), "answer_threshold": settings.answer_threshold}
+    """The bot's next step for this message (see the module docstring for the rules)."""
+    best_ok, best = confident_match(signals, settings)
+    diagnostics: dict[str, Any] = {
+        "top_score": round(best, 4),
+        "kb_confidence": round(signals.kb_confidence, 4),
+        "intent_confidence": round(signals.intent.confidence, 4) if signals.intent else None,
+        "sentiment": round(signals.sentiment, 4),
+        "sentiment_trend": round(signals.sentiment_trend, 4),
+    }
+
+    # 1. The customer asks for a person.
+    proposed = signals.proposed
+    intent_ok, _ = accepted_intent(signals, settings)
+    asks_human = intent_ok and proposed and proposed.handoff is HandoffReason.EXPLICIT_REQUEST
+    answers_question = signals.pending is not None and signals.pending.changed
+    if signals.explicit_human or (asks_human and not answers_question):
+        return _handoff(HandoffReason.EXPLICIT_REQUEST, diagnostics)
+
+    # 2. The customer is unhappy.
+    fired, measured = unhappy(signals, state, settings)
     if fired:
+        diagnostics["sentiment_measured"] = round(measured, 4)
+        return _handoff(HandoffReason.NEGATIVE_SENTIMENT, diagnostics)
+
+    # 3. An intent in progress.
+    if signals.pending is not None:
+        step = _continue_pending(signals, state, settings, diagnostics)
+        if step is not None:
+            return step
+
+    # 4. A new topic: intent or article, by calibrated confidence.
+    wins, margin = intent_beats_kb(signals, settings)
+    diagnostics["intent_minus_kb"] = round(margin, 4)
+    if wins and proposed is not None:
+        return _advance(proposed, diagnostics, started=True)
+    if best_ok:
+        close, gap = too_close(signals, settings)
+        diagnostics["gap"] = round(gap, 4)
+        if close:
+            floor = signals.candidates[0].score - settings.ambiguity_margin
+            options = tuple(c.article_id for c in signals.candidates if c.score >= floor)
+            return Decision(
+                DecisionKind.CLARIFY,
+                Reason.TOO_CLOSE,
+                suggestions=options[: settings.clarify_suggestions],
+                diagnostics=diagnostics,
+            )
         return Decision(
             DecisionKind.ANSWER,
             Reason.KB_MATCH,
             article_id=signals.candidates[0].article_id,
             diagnostics=diagnostics,
         )
+
+    # 5. Nothing fits.
+    if state.last_kind is DecisionKind.CLARIFY and settings.handoff_after_failed_clarify:
+        return _handoff(HandoffReason.LOW_CONFIDENCE, diagnostics)
+    fallback = _miss(signals, state, settings, diagnostics)
+    if fallback is not None:
+        return fallback
     suggestions = tuple(
         c.article_id for c in signals.candidates if c.score >= settings.suggestion_floor
     )[: settings.clarify_suggestions]
     reason = Reason.LOW_CONFIDENCE if signals.candidates else Reason.EMPTY_KNOWLEDGE
     return Decision(DecisionKind.CLARIFY, reason, suggestions=suggestions, diagnostics=diagnostics)
+
+
+def after_action(decision: Decision, ok: bool, settings: PolicySettings) -> Decision:
+    """The decision once its action ran: a failed action hands off with `action_failed`."""
+    if ok or decision.kind is not DecisionKind.RUN_INTENT:
+        return decision
+    if not settings.handoff_on_action_failure:
+        return decision
+    return _handoff(HandoffReason.ACTION_FAILED, dict(decision.diagnostics), intent=decision.intent)

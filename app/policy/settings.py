@@ -7,6 +7,10 @@ from pydantic import BaseModel, Field
 # Calibrated by `scripts/calibrate_threshold.py` (chosen on CLINC150, reported on BANKING77-OOS);
 # see docs/EVALUATION.md. Update both when the model or the scoring changes.
 DEFAULT_ANSWER_THRESHOLD = 0.50
+# Chosen by `scripts/calibrate_policy.py` on CLINC150 val + Bitext dev (maximise resolved minus
+# 3 x wrong; Platt scaling of "the top article is right" on its score); see docs/EVALUATION.md.
+DEFAULT_AMBIGUITY_MARGIN = 0.06
+DEFAULT_KB_CALIBRATION = (6.3, -2.5)
 
 
 class PolicySettings(BaseModel):
@@ -32,4 +36,74 @@ class PolicySettings(BaseModel):
         ge=0.0,
         le=1.0,
         description="Articles scoring below this are too far off to offer as suggestions.",
+    )
+    ambiguity_margin: float = Field(
+        DEFAULT_AMBIGUITY_MARGIN,
+        ge=0.0,
+        le=0.5,
+        description=(
+            "When the runner-up article scores within this of the best one, the bot asks which "
+            "one the customer means instead of guessing (0 turns it off)."
+        ),
+    )
+    intent_threshold: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Minimum calibrated intent confidence to run an intent; below it the message is "
+            "out of scope for the intents and the knowledge base answers if it can."
+        ),
+    )
+    kb_calibration: tuple[float, float] = Field(
+        DEFAULT_KB_CALIBRATION,
+        description=(
+            "Logistic calibration `(slope, intercept)` turning the best article's score into "
+            "the probability that it answers the question; compared with the intent "
+            "confidence when both match."
+        ),
+    )
+    sentiment_handoff_level: float = Field(
+        -0.55,
+        ge=-1.0,
+        le=1.0,
+        description="A message scoring at or below this hands the conversation to a person.",
+    )
+    sentiment_trend_handoff: float = Field(
+        -0.3,
+        ge=-2.0,
+        le=0.0,
+        description=(
+            "A conversation whose sentiment trend falls to or below this hands off "
+            "(the trend is defined in app/nlp/sentiment.py)."
+        ),
+    )
+    sentiment_trend_min_messages: int = Field(
+        3, ge=2, le=50, description="Customer messages needed before the trend can hand off."
+    )
+    max_misses: int = Field(
+        3,
+        ge=1,
+        le=20,
+        description=(
+            "Consecutive bot turns without progress (clarify, asking again) before it hands "
+            "off with repeated_fallback."
+        ),
+    )
+    handoff_after_failed_clarify: bool = Field(
+        True,
+        description=(
+            "Hand off with low_confidence when the bot is still unsure right after a clarify."
+        ),
+    )
+    handoff_on_action_failure: bool = Field(
+        True,
+        description="Hand off with action_failed when an intent's HTTP call fails.",
+    )
+    human_request_patterns: bool = Field(
+        True,
+        description=(
+            'Recognise plain requests for a person ("agent please", "real person") with the '
+            "built-in patterns, on top of the intent classifier."
+        ),
     )

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from app.kb.loader import load_folder
+from app.policy.settings import DEFAULT_ANSWER_THRESHOLD
 from tests.conftest import SHIPPED_KB, ask, open_conversation
 
 TITLES = {a.slug: a.title for a in load_folder(SHIPPED_KB)}
@@ -46,7 +47,8 @@ async def test_answer_cites_the_right_article(
         "client_id": None,
         "meta": {},
     }
-    assert body["signals"]["decision"]["reason"] == "kb_match"
+    assert reply["reason"] == "kb_match"
+    assert body["signals"]["kb_top_score"] == reply["confidence"]
 
 
 async def test_unrelated_question_gets_clarify_with_closest_topics(
@@ -57,7 +59,7 @@ async def test_unrelated_question_gets_clarify_with_closest_topics(
     reply = response.json()["reply"]
     assert reply["kind"] == "clarify"
     assert reply["reason"] == "low_confidence"
-    assert reply["confidence"] < response.json()["signals"]["decision"]["answer_threshold"]
+    assert reply["confidence"] < DEFAULT_ANSWER_THRESHOLD
     assert "not sure" in reply["text"].lower() or "couldn't find" in reply["text"].lower()
     for suggestion in reply["suggestions"]:
         assert suggestion["title"] in reply["text"]

@@ -1,0 +1,285 @@
+"""From an understood message and the dialogue state to the bot's reply: pure, no I/O.
+
+`plan_turn` reads slot values for the intent in progress and for the classifier's intent,
+builds the policy's `Signals`, and lets `decide` choose. `compose_reply` turns the decision
+(and, for an HTTP intent, its action's outcome) into the text and the stored metadata: the
+public signals, the decision with its diagnostics, and the policy's inputs for replay.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from app.config import Settings
+from app.conversations.dialog import Dialog, frame_for
+from app.conversations.replies import render
+from app.intents.actions import ActionOutcome, render_reply
+from app.intents.definitions import HandoffAction, HttpAction, IntentCatalog, IntentDef
+from app.intents.slots import read_slots
+from app.intents.templates import TemplateProblem
+from app.intents.templates import render as render_template
+from app.kb.knowledge import KbHit
+from app.nlp.sentiment import sentiment_trend
+from app.policy.decision import (
+    CONFIRM_STEP,
+    Candidate,
+    ConversationState,
+    Decision,
+    DecisionKind,
+    Frame,
+    HandoffReason,
+    IntentSignal,
+    Signals,
+    after_action,
+    decide,
+)
+from app.policy.settings import PolicySettings
+
+REPLY_KINDS = {
+    DecisionKind.ANSWER: "answer",
+    DecisionKind.RUN_INTENT: "intent",
+    DecisionKind.CANCEL_INTENT: "intent",
+    DecisionKind.ASK_SLOT: "ask",
+    DecisionKind.CONFIRM: "ask",
+    DecisionKind.CLARIFY: "clarify",
+    DecisionKind.HANDOFF: "handoff",
+}
+
+HANDOFF_TEXT = {
+    HandoffReason.EXPLICIT_REQUEST: "Of course. I'm connecting you with a member of our team.",
+    HandoffReason.NEGATIVE_SENTIMENT: (
+        "I'm sorry this has been frustrating. I'm bringing in a member of our team to sort it "
+        "out with you."
+    ),
+    HandoffReason.LOW_CONFIDENCE: (
+        "I'm not able to answer that well, so I'm passing you to a member of our team."
+    ),
+    HandoffReason.REPEATED_FALLBACK: (
+        "I don't seem to be getting this right, so I'm passing you to a member of our team."
+    ),
+    HandoffReason.INTENT_REQUIRES_HUMAN: "A member of our team needs to help with this.",
+    HandoffReason.ACTION_FAILED: (
+        "I couldn't complete that just now because one of our systems didn't respond, so I'm "
+        "passing you to a member of our team."
+    ),
+}
+HANDOFF_FOOTER = "They'll see our conversation, so you won't need to repeat yourself."
+CANCELLED_TEXT = "OK, I won't go ahead with that. Is there anything else I can help with?"
+NOT_ANSWERED_TEXT = "Sorry, I still need that to continue."
+INVALID_TEXT = "That doesn't look right."
+CONFIRM_AGAIN_TEXT = "Please answer yes or no."
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """What the model found in a message, before the conversation's state is known."""
+
+    text: str
+    hits: list[KbHit]
+    kb_confidence: float
+    intent: IntentSignal | None
+    sentiment: float
+    explicit_human: bool
+    affirm: bool
+    deny: bool
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The policy's decision on a message, with the inputs it saw."""
+
+    signals: Signals
+    state: ConversationState
+    decision: Decision
+    frame: Frame | None  # the intent frame the decision acts on
+    intent: IntentDef | None
+
+    @property
+    def needs_action(self) -> bool:
+        """Whether carrying out the decision calls another system (outside any transaction)."""
+        return self.decision.kind is DecisionKind.RUN_INTENT and isinstance(
+            self.intent.action if self.intent else None, HttpAction
+        )
+
+
+@dataclass(frozen=True)
+class BotReply:
+    """What the bot says, and why (`meta` is stored with the bot message)."""
+
+    decision: Decision
+    text: str
+    meta: dict[str, Any]
+
+
+def kb_confidence(top_score: float, settings: PolicySettings) -> float:
+    """The calibrated probability that the best article answers (logistic in its score)."""
+    slope, intercept = settings.kb_calibration
+    return 1.0 / (1.0 + math.exp(-(slope * top_score + intercept)))
+
+
+def plan_turn(
+    understanding: Understanding, dialog: Dialog, catalog: IntentCatalog, settings: Settings
+) -> Plan:
+    """Read slots, build the signals and let the policy decide."""
+    text = understanding.text
+    pending_def = catalog.get(dialog.intent)
+    pending = None
+    if pending_def is not None:
+        awaited = dialog.awaiting if dialog.awaiting != CONFIRM_STEP else None
+        readings = read_slots(pending_def.slots, text, awaited=awaited)
+        pending = frame_for(pending_def, dialog.slots, readings)
+    guess = understanding.intent
+    proposed_def = catalog.get(guess.name if guess else None)
+    proposed = None
+    if proposed_def is not None:
+        if pending is not None and proposed_def.name == pending.intent:
+            proposed = pending
+        else:
+            proposed = frame_for(proposed_def, {}, read_slots(proposed_def.slots, text))
+    signals = Signals(
+        candidates=tuple(Candidate(h.article.id, h.score) for h in understanding.hits),
+        kb_confidence=understanding.kb_confidence,
+        intent=guess,
+        explicit_human=understanding.explicit_human,
+        sentiment=understanding.sentiment,
+        sentiment_trend=sentiment_trend([*dialog.sentiments, understanding.sentiment]),
+        affirm=understanding.affirm,
+        deny=understanding.deny,
+        pending=pending,
+        proposed=proposed,
+    )
+    state = dialog.policy_state()
+    decision = decide(signals, state, settings.policy)
+    frame = None
+    if decision.intent is not None:
+        frame = pending if pending and pending.intent == decision.intent else proposed
+    return Plan(signals, state, decision, frame, catalog.get(decision.intent))
+
+
+def _slot_text(plan: Plan, slots: dict[str, str]) -> str:
+    decision, intent = plan.decision, plan.intent
+    assert intent is not None and decision.slot is not None
+    slot = intent.slots[decision.slot]
+    prompt = render_template(slot.prompt, slots=slots)
+    if decision.reason.value not in ("slot_invalid", "no_answer"):
+        return prompt
+    if slot.invalid:
+        return render_template(slot.invalid, slots=slots)
+    if decision.reason.value == "no_answer":
+        return f"{NOT_ANSWERED_TEXT} {prompt}"
+    frame = plan.frame
+    said = dict(zip(frame.invalid, frame.problems, strict=False)) if frame else {}
+    return f"{said.get(decision.slot) or INVALID_TEXT} {prompt}"
+
+
+def _intent_text(plan: Plan, outcome: ActionOutcome | None) -> str:
+    decision, intent = plan.decision, plan.intent
+    slots = dict(plan.frame.slots) if plan.frame else {}
+    if decision.kind is DecisionKind.CANCEL_INTENT:
+        return CANCELLED_TEXT
+    if decision.kind is DecisionKind.ASK_SLOT:
+        return _slot_text(plan, slots)
+    assert intent is not None
+    if decision.kind is DecisionKind.CONFIRM:
+        question = render_template(intent.confirm or "", slots=slots)
+        return (
+            f"{CONFIRM_AGAIN_TEXT} {question}" if decision.reason.value == "no_answer" else question
+        )
+    return outcome.text if outcome is not None else ""
+
+
+def _handoff_text(decision: Decision, intent: IntentDef | None, slots: dict[str, str]) -> str:
+    if intent is not None and isinstance(intent.action, HandoffAction) and intent.action.reply:
+        return render_template(intent.action.reply, slots=slots)
+    reason = decision.handoff_reason or HandoffReason.LOW_CONFIDENCE
+    return f"{HANDOFF_TEXT[reason]} {HANDOFF_FOOTER}"
+
+
+def public_signals(signals: Signals, hits: list[KbHit]) -> dict[str, Any]:
+    """The signals a message response shows."""
+    intent = signals.intent
+    return {
+        "intent": {
+            "name": intent.name,
+            "confidence": round(intent.confidence, 4),
+            "match": round(intent.match, 4),
+        }
+        if intent
+        else None,
+        "kb_top_score": round(hits[0].score, 4) if hits else 0.0,
+        "sentiment": round(signals.sentiment, 4),
+        "sentiment_trend": round(signals.sentiment_trend, 4),
+    }
+
+
+def policy_input(signals: Signals, state: ConversationState) -> dict[str, Any]:
+    """The policy's inputs as stored with the turn (read back by `python -m app replay`)."""
+    return {"signals": asdict(signals), "state": asdict(state)}
+
+
+def _confidence(decision: Decision, signals: Signals, hits: list[KbHit]) -> float:
+    """What the decision rests on: the intent's confidence, or the best article's score."""
+    if decision.intent and signals.intent and signals.intent.name == decision.intent:
+        return round(signals.intent.confidence, 4)
+    return round(hits[0].score, 4) if hits else 0.0
+
+
+def compose_reply(
+    plan: Plan,
+    understanding: Understanding,
+    settings: Settings,
+    outcome: ActionOutcome | None = None,
+) -> BotReply:
+    """The reply for `plan` (with the outcome of its action, when it called one)."""
+    hits = understanding.hits
+    decision = plan.decision
+    slots = dict(plan.frame.slots) if plan.frame else {}
+    if outcome is None and decision.kind is DecisionKind.RUN_INTENT and plan.intent is not None:
+        outcome = render_reply(plan.intent.effective_action, slots)  # type: ignore[arg-type]
+    if outcome is not None:
+        decision = after_action(decision, outcome.ok, settings.policy)
+    try:
+        text = _text(replace(plan, decision=decision), hits, outcome, settings)
+    except TemplateProblem:
+        decision = after_action(
+            replace(decision, kind=DecisionKind.RUN_INTENT), False, settings.policy
+        )
+        text = _handoff_text(decision, None, slots)
+    rendered = render(decision, hits, top_k=settings.retrieval.top_k)
+    meta: dict[str, Any] = {
+        "kind": REPLY_KINDS[decision.kind],
+        "reason": decision.reason.value,
+        "intent": decision.intent,
+        "handoff_reason": decision.handoff_reason.value if decision.handoff_reason else None,
+        "confidence": _confidence(decision, plan.signals, hits),
+        "sources": [s.model_dump() for s in rendered.sources]
+        if decision.kind in (DecisionKind.ANSWER, DecisionKind.CLARIFY)
+        else [],
+        "suggestions": [s.model_dump() for s in rendered.suggestions],
+        "signals": public_signals(plan.signals, hits),
+        "decision": {
+            "kind": decision.kind.value,
+            "reason": decision.reason.value,
+            "slot": decision.slot,
+            **decision.diagnostics,
+        },
+        "retrieval": [{"article_id": h.article.id, "score": round(h.score, 4)} for h in hits],
+        "policy_input": policy_input(plan.signals, plan.state),
+    }
+    if slots:
+        meta["slots"] = slots
+    if outcome is not None and plan.needs_action:
+        meta["action"] = outcome.summary()
+    return BotReply(decision, text, meta)
+
+
+def _text(plan: Plan, hits: list[KbHit], outcome: ActionOutcome | None, settings: Settings) -> str:
+    decision = plan.decision
+    slots = dict(plan.frame.slots) if plan.frame else {}
+    if decision.kind is DecisionKind.HANDOFF:
+        return _handoff_text(decision, plan.intent, slots)
+    if decision.kind in (DecisionKind.ANSWER, DecisionKind.CLARIFY):
+        return render(decision, hits, top_k=settings.retrieval.top_k).text
+    return _intent_text(plan, outcome)

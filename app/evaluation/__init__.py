@@ -1,0 +1,1 @@
+"""Offline evaluation of the product's own models (`python -m app eval ...`)."""

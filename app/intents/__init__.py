@@ -1,0 +1,1 @@
+"""Intents: definitions from YAML, slot reading, and the actions they run."""

@@ -1,0 +1,154 @@
+"""Running an intent's action: a reply template, or an HTTP call to one of the business's systems.
+
+HTTP calls go to a named integration from settings (base URL and secret headers never appear
+in intent files), with a timeout and a bounded retry (connection errors, timeouts, 429 and
+5xx, backing off exponentially). Every call carries an `Idempotency-Key` made from the
+conversation and message, so a retried refund is not paid twice by an API that honours it.
+The outcome says whether it worked; the policy hands off with `action_failed` when it did not.
+Nothing secret is logged: errors name the integration, method, path and status only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from app.intents.definitions import HttpAction, IntentDef, ReplyAction
+from app.intents.templates import TemplateProblem, render, render_value
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+BACKOFF_SECONDS = 0.2
+
+
+@dataclass(frozen=True)
+class IntegrationTarget:
+    """Where an integration lives and the headers (secrets included) every call carries."""
+
+    base_url: str
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    """What running an action produced: the text to say, or why it failed (no secrets)."""
+
+    ok: bool
+    text: str = ""
+    status_code: int | None = None
+    error: str | None = None
+    attempts: int = 0
+    elapsed_ms: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        """The outcome as stored with the turn (for staff and the event log)."""
+        return {
+            "ok": self.ok,
+            "status_code": self.status_code,
+            "error": self.error,
+            "attempts": self.attempts,
+            "elapsed_ms": round(self.elapsed_ms, 1),
+        }
+
+
+def render_reply(action: ReplyAction, slots: dict[str, str]) -> ActionOutcome:
+    """Render a reply action (a template error is a failure, not a blank reply)."""
+    try:
+        return ActionOutcome(ok=True, text=render(action.reply, slots=slots))
+    except TemplateProblem as exc:
+        return ActionOutcome(ok=False, error=str(exc))
+
+
+async def _send(
+    client: httpx.AsyncClient, request: httpx.Request, action: HttpAction
+) -> tuple[httpx.Response | None, str | None, int]:
+    attempts = 0
+    error: str | None = None
+    for attempt in range(action.retries + 1):
+        attempts = attempt + 1
+        if attempt:
+            await asyncio.sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
+        try:
+            response = await client.send(request)
+        except httpx.TimeoutException:
+            error = f"timed out after {action.timeout:g} s"
+            continue
+        except httpx.TransportError as exc:
+            error = f"could not connect ({type(exc).__name__})"
+            continue
+        if response.status_code in RETRY_STATUSES:
+            error = f"answered {response.status_code}"
+            continue
+        return response, None, attempts
+    return None, error, attempts
+
+
+async def run_http(
+    client: httpx.AsyncClient,
+    intent: IntentDef,
+    action: HttpAction,
+    *,
+    slots: dict[str, str],
+    target: IntegrationTarget | None,
+    idempotency_key: str,
+) -> ActionOutcome:
+    """Call the integration, then render the reply for its status from the JSON response."""
+    started = time.perf_counter()
+
+    def failed(error: str, *, status: int | None = None, attempts: int = 0) -> ActionOutcome:
+        elapsed = (time.perf_counter() - started) * 1000.0
+        log.warning(
+            "intent %s: %s %s on integration %r failed: %s",
+            intent.name,
+            action.method,
+            action.path,
+            action.integration,
+            error,
+        )
+        return ActionOutcome(
+            ok=False, status_code=status, error=error, attempts=attempts, elapsed_ms=elapsed
+        )
+
+    if target is None:
+        return failed(f"integration {action.integration!r} is not configured")
+    try:
+        path = render(action.path, slots=slots)
+        params = render_value(action.query, slots=slots)
+        headers = {**render_value(action.headers, slots=slots), **target.headers}
+        body = render_value(action.body, slots=slots) if action.body is not None else None
+    except TemplateProblem as exc:
+        return failed(str(exc))
+    headers.setdefault("Idempotency-Key", idempotency_key)
+    request = client.build_request(
+        action.method,
+        target.base_url.rstrip("/") + "/" + path.lstrip("/"),
+        params=params,
+        headers=headers,
+        json=body,
+        timeout=action.timeout,
+    )
+    response, error, attempts = await _send(client, request, action)
+    if response is None:
+        return failed(error or "no response", attempts=attempts)
+    status = response.status_code
+    template = action.reply if 200 <= status < 300 else action.replies.get(status)
+    if template is None:
+        return failed(f"answered {status}", status=status, attempts=attempts)
+    try:
+        payload = response.json() if response.content else None
+    except ValueError:
+        return failed(f"answered {status} with a body that is not JSON", status=status)
+    try:
+        text = render(template, slots=slots, response=payload, status_code=status)
+    except TemplateProblem as exc:
+        return failed(str(exc), status=status, attempts=attempts)
+    elapsed = (time.perf_counter() - started) * 1000.0
+    return ActionOutcome(
+        ok=True, text=text, status_code=status, attempts=attempts, elapsed_ms=elapsed
+    )

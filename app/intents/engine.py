@@ -1,0 +1,129 @@
+"""The intents in service: the folder's definitions (plus built-ins), the classifier fitted on
+their examples at start, and the HTTP client their actions use.
+
+The classifier reads the same vector the knowledge search uses: recognising an intent costs no
+second encoder call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+import httpx
+import numpy as np
+
+from app.config import Settings
+from app.intents import slots as slot_reading
+from app.intents.actions import ActionOutcome, IntegrationTarget, render_reply, run_http
+from app.intents.builtin import with_builtins
+from app.intents.definitions import (
+    HandoffAction,
+    HttpAction,
+    IntentCatalog,
+    IntentDef,
+    IntentFormatError,
+    load_intents,
+)
+from app.intents.slots import SlotType
+from app.nlp.intent_classifier import IntentClassifier
+from app.policy.decision import IntentSignal
+
+log = logging.getLogger(__name__)
+
+Encode = Callable[[list[str]], Awaitable[np.ndarray]]
+
+
+class IntentEngine:
+    """Recognises intents and runs their actions."""
+
+    def __init__(
+        self,
+        catalog: IntentCatalog,
+        classifier: IntentClassifier | None,
+        examples: dict[str, np.ndarray],
+        client: httpx.AsyncClient,
+        targets: dict[str, IntegrationTarget],
+    ) -> None:
+        self.catalog = catalog
+        self.classifier = classifier
+        self.examples = examples  # intent -> its examples' unit vectors
+        self.client = client
+        self.targets = targets
+
+    @classmethod
+    async def start(cls, settings: Settings, encode: Encode) -> IntentEngine:
+        """Load and validate the intents folder, fit the classifier on the examples."""
+        catalog = with_builtins(await asyncio.to_thread(load_intents, settings.intents_dir))
+        missing = sorted(catalog.integrations - set(settings.integrations))
+        if missing:
+            users = [
+                f"{i.name} ({i.action.integration})"
+                for i in catalog.intents.values()
+                if isinstance(i.action, HttpAction) and i.action.integration in missing
+            ]
+            raise IntentFormatError(
+                [
+                    f"intents {', '.join(users)} call integration(s) {', '.join(missing)} that "
+                    "SWITCHBOARD_INTEGRATIONS does not define"
+                ]
+            )
+        texts = [example for i in catalog.intents.values() for example in i.examples]
+        labels = [i.name for i in catalog.intents.values() for _ in i.examples]
+        classifier = None
+        examples: dict[str, np.ndarray] = {}
+        if len(catalog.intents) >= 2:
+            vectors = await encode(texts)
+            classifier = await asyncio.to_thread(IntentClassifier.fit, vectors, labels)
+            names = np.asarray(labels)
+            examples = {name: vectors[names == name] for name in catalog.intents}
+        if any(s.type is SlotType.DATE for i in catalog.intents.values() for s in i.slots.values()):
+            await asyncio.to_thread(slot_reading.warm_up)
+        targets = {
+            name: IntegrationTarget(
+                base_url=integration.base_url,
+                headers={k: v.get_secret_value() for k, v in integration.headers.items()},
+            )
+            for name, integration in settings.integrations.items()
+        }
+        log.info("intents: %d loaded from %s", len(catalog), settings.intents_dir)
+        return cls(catalog, classifier, examples, httpx.AsyncClient(), targets)
+
+    def guess(self, vector: np.ndarray, calibrate: Callable[[float], float]) -> IntentSignal | None:
+        """The likeliest intent for an encoded message with its match (`calibrate(similarity to
+        the intent's closest example)`) and its confidence (the classifier's calibrated
+        probability times the match)."""
+        if self.classifier is None:
+            return None
+        guess = self.classifier.predict(vector.reshape(1, -1), threshold=0.0)[0]
+        if not guess.ranked:
+            return None
+        name = str(guess.ranked[0][0])
+        similarity = float(np.max(self.examples[name] @ vector)) if name in self.examples else 0.0
+        match = calibrate(similarity)
+        # P(right) = P(this intent | the message is one of ours) x P(it is one of ours): the
+        # classifier is calibrated on in-scope examples only, the match also sees the rest.
+        return IntentSignal(name=name, confidence=float(guess.confidence) * match, match=match)
+
+    async def run(
+        self, intent: IntentDef, slots: dict[str, str], *, idempotency_key: str
+    ) -> ActionOutcome:
+        """Run the intent's action with its slot values."""
+        action = intent.effective_action
+        if isinstance(action, HttpAction):
+            return await run_http(
+                self.client,
+                intent,
+                action,
+                slots=slots,
+                target=self.targets.get(action.integration),
+                idempotency_key=idempotency_key,
+            )
+        if isinstance(action, HandoffAction):
+            return ActionOutcome(ok=True)
+        return render_reply(action, slots)
+
+    async def close(self) -> None:
+        """Close the HTTP client."""
+        await self.client.aclose()

@@ -1,0 +1,56 @@
+"""Text templates of intent replies, prompts and HTTP requests (sandboxed Jinja2).
+
+Templates see only what a turn passes them (`slots`, `response`, `status_code`); anything else
+is an error at load time (unknown variable) or at render time (missing attribute), never a blank
+in front of a customer. Output is plain text: the widget renders it as text, never as HTML.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateError, meta
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+_ENV = ImmutableSandboxedEnvironment(
+    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False
+)
+
+TEMPLATE_VARIABLES = frozenset({"slots", "response", "status_code"})
+
+
+class TemplateProblem(ValueError):
+    """A template that does not compile, or failed to render."""
+
+
+def check_template(source: str, allowed: frozenset[str] = TEMPLATE_VARIABLES) -> None:
+    """Raise TemplateProblem when `source` does not compile or names an unknown variable."""
+    try:
+        parsed = _ENV.parse(source)
+    except TemplateError as exc:
+        raise TemplateProblem(f"template does not compile: {exc}") from exc
+    unknown = sorted(meta.find_undeclared_variables(parsed) - allowed)
+    if unknown:
+        raise TemplateProblem(
+            f"template uses unknown variable(s) {', '.join(unknown)}; "
+            f"available: {', '.join(sorted(allowed))}"
+        )
+
+
+def render(source: str, **variables: Any) -> str:
+    """Render `source` with `variables`; TemplateProblem names what was missing."""
+    try:
+        return _ENV.from_string(source).render(**variables).strip()
+    except TemplateError as exc:
+        raise TemplateProblem(f"template failed: {exc}") from exc
+
+
+def render_value(value: Any, **variables: Any) -> Any:
+    """Render every string inside a JSON-like value (an HTTP body template)."""
+    if isinstance(value, str):
+        return render(value, **variables)
+    if isinstance(value, dict):
+        return {key: render_value(item, **variables) for key, item in value.items()}
+    if isinstance(value, list):
+        return [render_value(item, **variables) for item in value]
+    return value

@@ -1,0 +1,23 @@
+#!/bin/sh
+# The demo: the store's orders service on loopback (what the demo intents call) beside the
+# chat service. `make run` and the Docker image both start the demo this way.
+#   scripts/run_demo.sh [HOST] [PORT]    (defaults 127.0.0.1 8000; orders on ORDERS_PORT=8077)
+# Ctrl-C or SIGTERM stops both; if either exits, the other is stopped too.
+set -eu
+cd "$(dirname "$0")/.."
+HOST="${1:-127.0.0.1}"
+PORT="${2:-8000}"
+ORDERS_PORT="${ORDERS_PORT:-8077}"
+PY="${PYTHON:-.venv/bin/python}"
+
+"$PY" scripts/demo_orders_api.py --host 127.0.0.1 --port "$ORDERS_PORT" &
+ORDERS_PID=$!
+"$PY" -m app serve --host "$HOST" --port "$PORT" &
+SERVE_PID=$!
+stop() { kill "$SERVE_PID" "$ORDERS_PID" 2>/dev/null || true; }
+trap 'stop; wait; exit 0' INT TERM
+STATUS=0
+wait "$SERVE_PID" || STATUS=$?
+stop
+wait || true
+exit "$STATUS"
