@@ -6,9 +6,11 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from tests.conftest import REPO, SHIPPED_KB
+from tests.conftest import REPO, SHIPPED_KB, ask, open_conversation
 
 
 def _run(args: list[str], data_dir: Path, models: Path) -> subprocess.CompletedProcess[str]:
@@ -39,7 +41,7 @@ def _run(args: list[str], data_dir: Path, models: Path) -> subprocess.CompletedP
 def test_help_lists_every_command(tmp_path: Path, model_cache: Path) -> None:
     result = _run(["--help"], tmp_path, model_cache)
     assert result.returncode == 0
-    for command in ("serve", "migrate", "ask", "kb"):
+    for command in ("serve", "migrate", "ask", "replay", "eval", "kb"):
         assert command in result.stdout
     serve_help = _run(["serve", "--help"], tmp_path, model_cache)
     assert "--host" in serve_help.stdout
@@ -65,3 +67,51 @@ def test_migrate_kb_sync_and_ask(tmp_path: Path, model_cache: Path, embedder: ob
     assert answer["kind"] == "answer"
     assert answer["decision"]["reason"] == "kb_match"
     assert "Klarna" in answer["sources"][0]["title"]
+
+
+def _replay(args: list[str], data_dir: Path, database_url: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SWITCHBOARD_DATA_DIR": str(data_dir), "SWITCHBOARD_LOG_LEVEL": "warning"}
+    env["SWITCHBOARD_DATABASE_URL"] = database_url
+    return subprocess.run(
+        [sys.executable, "-m", "app", "replay", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+async def test_replay_shows_what_other_thresholds_would_change(
+    start_app: Callable[..., Any], database_url: str, tmp_path: Path
+) -> None:
+    async with start_app() as client:
+        opened = await open_conversation(client)
+        for text in (
+            "how long does a refund take?",
+            "can I pay with Klarna?",
+            "where is my order?",
+        ):
+            assert (await ask(client, opened, text)).status_code == 201
+
+    stricter = _replay(
+        ["--since", "2000-01-01", "--set", "answer_threshold=0.99"], tmp_path / "data", database_url
+    )
+    assert stricter.returncode == 0, stricter.stderr
+    report = json.loads(stricter.stdout[stricter.stdout.index("{") :])
+    assert report["turns"] == 3
+    assert report["before"]["answer"] == 2
+    # The Klarna answer (score ~0.83) flips to a clarify; the exact match (1.0) still answers.
+    assert report["after"]["answer"] == 1
+    assert report["flipped"] == 1
+    assert (report["flips"][0]["before"], report["flips"][0]["after"]) == ("answer", "clarify")
+    assert "| answer | 2 (66.7%) | 1 (33.3%) | -1 |" in stricter.stdout
+
+    unchanged = _replay(["--since", "2000-01-01"], tmp_path / "data", database_url)
+    assert json.loads(unchanged.stdout[unchanged.stdout.index("{") :])["flipped"] == 0
+
+    bad = _replay(["--since", "2000-01-01", "--set", "nope=1"], tmp_path / "data", database_url)
+    assert bad.returncode == 2 and "not a policy setting" in bad.stderr
+    bad_date = _replay(["--since", "last tuesday"], tmp_path / "data", database_url)
+    assert bad_date.returncode == 2 and "YYYY-MM-DD" in bad_date.stderr
