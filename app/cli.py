@@ -181,9 +181,11 @@ def main() -> None:
 
 
 def _register_evaluations() -> None:
+    from app.evaluation.intents import intents_command
     from app.evaluation.retrieval import retrieval_command
     from app.evaluation.sentiment import sentiment_command
 
+    eval_cli.command("intents")(intents_command)
     eval_cli.command("retrieval")(retrieval_command)
     eval_cli.command("sentiment")(sentiment_command)
 

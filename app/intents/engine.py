@@ -42,13 +42,11 @@ class IntentEngine:
         self,
         catalog: IntentCatalog,
         classifier: IntentClassifier | None,
-        examples: dict[str, np.ndarray],
         client: httpx.AsyncClient,
         targets: dict[str, IntegrationTarget],
     ) -> None:
         self.catalog = catalog
         self.classifier = classifier
-        self.examples = examples  # intent -> its examples' unit vectors
         self.client = client
         self.targets = targets
 
@@ -72,12 +70,9 @@ class IntentEngine:
         texts = [example for i in catalog.intents.values() for example in i.examples]
         labels = [i.name for i in catalog.intents.values() for _ in i.examples]
         classifier = None
-        examples: dict[str, np.ndarray] = {}
         if len(catalog.intents) >= 2:
             vectors = await encode(texts)
             classifier = await asyncio.to_thread(IntentClassifier.fit, vectors, labels)
-            names = np.asarray(labels)
-            examples = {name: vectors[names == name] for name in catalog.intents}
         if any(s.type is SlotType.DATE for i in catalog.intents.values() for s in i.slots.values()):
             await asyncio.to_thread(slot_reading.warm_up)
         targets = {
@@ -88,23 +83,17 @@ class IntentEngine:
             for name, integration in settings.integrations.items()
         }
         log.info("intents: %d loaded from %s", len(catalog), settings.intents_dir)
-        return cls(catalog, classifier, examples, httpx.AsyncClient(), targets)
+        return cls(catalog, classifier, httpx.AsyncClient(), targets)
 
     def guess(self, vector: np.ndarray, calibrate: Callable[[float], float]) -> IntentSignal | None:
-        """The likeliest intent for an encoded message with its match (`calibrate(similarity to
-        the intent's closest example)`) and its confidence (the classifier's calibrated
-        probability times the match)."""
+        """The likeliest intent for an encoded message, with its confidence and match (see
+        `IntentClassifier.predict`)."""
         if self.classifier is None:
             return None
-        guess = self.classifier.predict(vector.reshape(1, -1), threshold=0.0)[0]
+        guess = self.classifier.predict(vector, threshold=0.0, calibrate=calibrate)[0]
         if not guess.ranked:
             return None
-        name = str(guess.ranked[0][0])
-        similarity = float(np.max(self.examples[name] @ vector)) if name in self.examples else 0.0
-        match = calibrate(similarity)
-        # P(right) = P(this intent | the message is one of ours) x P(it is one of ours): the
-        # classifier is calibrated on in-scope examples only, the match also sees the rest.
-        return IntentSignal(name=name, confidence=float(guess.confidence) * match, match=match)
+        return IntentSignal(name=guess.ranked[0][0], confidence=guess.confidence, match=guess.match)
 
     async def run(
         self, intent: IntentDef, slots: dict[str, str], *, idempotency_key: str

@@ -1,21 +1,30 @@
 """The intent classifier: a logistic-regression head over the sentence vectors retrieval uses.
 
 Fitted at start from the intents' examples (no second encoder call per message). Its
-probabilities are calibrated by temperature scaling on out-of-fold predictions of the training
-examples, so `confidence` reads as the probability that the best intent is right; a message
-whose confidence is below the caller's threshold is out of scope (`name` is None).
+probabilities are calibrated by temperature scaling on held-out predictions of the training
+examples (out-of-fold for small sets, a stratified 10% hold-out for large ones), so they read as
+the probability of each intent *given that the message is one of them*.
+
+The classifier only ever saw in-scope examples, so it cannot say how likely a message is to be
+in scope at all. That comes from the match: the similarity of the message to the best intent's
+closest example, mapped to a probability by the caller's calibration (the service uses the same
+calibration as knowledge-base scores, so intents and articles compete on one scale). The
+confidence is their product, P(intent | in scope) x P(in scope); below the caller's threshold the
+message is out of scope (`name` is None).
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 REGULARISATION = 16.0  # scikit-learn's C: unit-length vectors need a weak L2 penalty
 MAX_FOLDS = 5
+HOLDOUT_FROM = 2000  # from this many examples, one 10% hold-out calibrates instead of folds
+HOLDOUT_SHARE = 0.1
 TEMPERATURES = np.exp(np.linspace(np.log(0.05), np.log(20.0), 121))
 
 
@@ -25,7 +34,8 @@ class IntentGuess:
 
     name: str | None  # best intent, or None when rejected as out of scope
     confidence: float  # calibrated probability that the best intent is right
-    ranked: tuple[tuple[str, float], ...]  # top 3 (name, confidence), before rejection
+    ranked: tuple[tuple[str, float], ...]  # top 3 (name, P(intent | in scope)), before rejection
+    match: float = 1.0  # calibrated similarity to the best intent's closest example
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -50,12 +60,20 @@ class IntentClassifier:
     """Predicts the intent of encoded messages with a calibrated confidence."""
 
     def __init__(
-        self, labels: tuple[str, ...], coef: np.ndarray, intercept: np.ndarray, temperature: float
+        self,
+        labels: tuple[str, ...],
+        coef: np.ndarray,
+        intercept: np.ndarray,
+        temperature: float,
+        examples: np.ndarray,
+        example_labels: np.ndarray,
     ) -> None:
         self._labels = labels
         self.coef = coef
         self.intercept = intercept
         self.temperature = temperature
+        self.examples = examples  # the training vectors, for the match
+        self.example_labels = example_labels  # their column index in `labels`
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -71,7 +89,6 @@ class IntentClassifier:
     @classmethod
     def fit(cls, vectors: np.ndarray, labels: Sequence[str], *, seed: int = 0) -> IntentClassifier:
         """Fit on labelled vectors (at least two intents); deterministic for a given seed."""
-        from sklearn.model_selection import StratifiedKFold
         from threadpoolctl import threadpool_limits
 
         names = tuple(sorted(set(labels)))
@@ -81,33 +98,69 @@ class IntentClassifier:
         truth = np.asarray([index[label] for label in labels])
         with threadpool_limits(1):
             model = cls._regression(seed).fit(vectors, truth)
-            folds = min(MAX_FOLDS, min(Counter(labels).values()))
-            temperature = 1.0
-            if folds >= 2:
-                logits = np.zeros((len(truth), len(names)))
-                splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-                for train, held in splitter.split(vectors, truth):
-                    part = cls._regression(seed).fit(vectors[train], truth[train])
-                    columns = part.classes_
-                    logits[np.ix_(held, columns)] = part.decision_function(vectors[held])
-                    missing = np.setdiff1d(np.arange(len(names)), columns)
-                    logits[np.ix_(held, missing)] = -1e9
-                temperature = _fit_temperature(logits, truth)
-        return cls(names, model.coef_.astype(np.float32), model.intercept_, temperature)
+            temperature = cls._temperature(vectors, truth, len(names), seed)
+        return cls(
+            names,
+            model.coef_.astype(np.float32),
+            model.intercept_,
+            temperature,
+            np.ascontiguousarray(vectors, dtype=np.float32),
+            truth,
+        )
+
+    @classmethod
+    def _temperature(cls, vectors: np.ndarray, truth: np.ndarray, classes: int, seed: int) -> float:
+        """Fit the temperature on predictions for examples the regression did not see."""
+        from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
+
+        smallest = int(np.bincount(truth, minlength=classes).min())
+        if len(truth) >= HOLDOUT_FROM and smallest >= 2:
+            splitter: Any = StratifiedShuffleSplit(
+                n_splits=1, test_size=HOLDOUT_SHARE, random_state=seed
+            )
+        elif min(MAX_FOLDS, smallest) >= 2:
+            splitter = StratifiedKFold(
+                n_splits=min(MAX_FOLDS, smallest), shuffle=True, random_state=seed
+            )
+        else:
+            return 1.0
+        logits = np.full((len(truth), classes), np.nan)
+        for train, held in splitter.split(vectors, truth):
+            part = cls._regression(seed).fit(vectors[train], truth[train])
+            columns = part.classes_
+            scores = np.full((len(held), classes), -1e9)
+            scores[:, columns] = part.decision_function(vectors[held])
+            logits[held] = scores
+        seen = ~np.isnan(logits[:, 0])
+        return _fit_temperature(logits[seen], truth[seen])
 
     def probabilities(self, vectors: np.ndarray) -> np.ndarray:
         """Calibrated probabilities, one row per vector, columns in `labels` order."""
         logits = vectors @ self.coef.T + self.intercept
         return _softmax(np.atleast_2d(logits) / self.temperature)
 
-    def predict(self, vectors: np.ndarray, *, threshold: float) -> list[IntentGuess]:
-        """The best intents of each vector; below `threshold` a message is out of scope."""
+    def predict(
+        self,
+        vectors: np.ndarray,
+        *,
+        threshold: float,
+        calibrate: Callable[[float], float] | None = None,
+    ) -> list[IntentGuess]:
+        """The best intents of each vector. With `calibrate` (similarity -> probability), the
+        confidence is P(intent | in scope) x calibrate(similarity to the best intent's closest
+        example); without it, P(intent | in scope) alone. Below `threshold`: out of scope."""
+        vectors = np.atleast_2d(vectors)
         guesses = []
-        for row in self.probabilities(vectors):
+        for vector, row in zip(vectors, self.probabilities(vectors), strict=True):
             order = np.argsort(-row, kind="stable")[:3]
             ranked = tuple((self._labels[i], float(row[i])) for i in order)
-            name, confidence = ranked[0]
+            name, probability = ranked[0]
+            match = 1.0
+            if calibrate is not None:
+                own = self.examples[self.example_labels == order[0]]
+                match = calibrate(float(np.max(own @ vector)))
+            confidence = probability * match
             guesses.append(
-                IntentGuess(name if confidence >= threshold else None, confidence, ranked)
+                IntentGuess(name if confidence >= threshold else None, confidence, ranked, match)
             )
         return guesses
