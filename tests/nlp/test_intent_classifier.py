@@ -1,0 +1,95 @@
+"""The intent classifier head over the real model's sentence vectors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.conversations.planning import kb_confidence
+from app.nlp.embedder import Embedder
+from app.nlp.intent_classifier import IntentClassifier
+from app.policy.settings import PolicySettings
+
+EXAMPLES = {
+    "order_status": [
+        "where is my order",
+        "has my parcel shipped yet",
+        "track my package",
+        "when will my order arrive",
+        "status of my order please",
+    ],
+    "refund": [
+        "I want my money back",
+        "please refund my purchase",
+        "can I get a refund",
+        "refund this order",
+        "I'd like a refund for what I bought",
+    ],
+    "password": [
+        "I forgot my password",
+        "reset my password",
+        "I can't log in to my account",
+        "send me a password reset link",
+        "my password doesn't work",
+    ],
+}
+POLICY = PolicySettings()
+
+
+def calibrate(score: float) -> float:
+    return kb_confidence(score, POLICY)
+
+
+@pytest.fixture(scope="module")
+def fitted(embedder: Embedder) -> IntentClassifier:
+    texts = [t for examples in EXAMPLES.values() for t in examples]
+    labels = [name for name, examples in EXAMPLES.items() for _ in examples]
+    return IntentClassifier.fit(embedder.encode(texts), labels)
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("where's my package, it hasn't come", "order_status"),
+        ("give me back my money", "refund"),
+        ("locked out, need a new password", "password"),
+    ],
+)
+def test_paraphrases_get_their_intent_with_high_confidence(
+    fitted: IntentClassifier, embedder: Embedder, text: str, intent: str
+) -> None:
+    guess = fitted.predict(embedder.encode([text]), threshold=0.5, calibrate=calibrate)[0]
+    assert guess.name == intent
+    assert 0.5 <= guess.confidence <= 1.0
+    assert guess.ranked[0][0] == intent and len(guess.ranked) == 3
+
+
+def test_an_off_topic_message_is_rejected(fitted: IntentClassifier, embedder: Embedder) -> None:
+    vector = embedder.encode(["what is the boiling point of tungsten on mars"])
+    guess = fitted.predict(vector, threshold=0.5, calibrate=calibrate)[0]
+    assert guess.name is None
+    assert guess.confidence < 0.5
+    # Without the match, the head alone has no notion of "none of these".
+    alone = fitted.predict(vector, threshold=0.0)[0]
+    assert guess.confidence <= alone.confidence
+
+
+def test_probabilities_are_calibrated_rows(fitted: IntentClassifier, embedder: Embedder) -> None:
+    rows = fitted.probabilities(embedder.encode(["hello", "refund please"]))
+    assert rows.shape == (2, 3)
+    assert np.allclose(rows.sum(axis=1), 1.0)
+    assert fitted.temperature > 0
+
+
+def test_fitting_is_deterministic(fitted: IntentClassifier, embedder: Embedder) -> None:
+    texts = [t for examples in EXAMPLES.values() for t in examples]
+    labels = [name for name, examples in EXAMPLES.items() for _ in examples]
+    again = IntentClassifier.fit(embedder.encode(texts), labels)
+    assert again.labels == fitted.labels
+    assert np.array_equal(again.coef, fitted.coef)
+    assert again.temperature == fitted.temperature
+
+
+def test_one_intent_is_not_enough(embedder: Embedder) -> None:
+    with pytest.raises(ValueError, match="at least two intents"):
+        IntentClassifier.fit(embedder.encode(["a", "b"]), ["x", "x"])
