@@ -58,20 +58,27 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values) * 1000.0, q))
 
 
-def measure_turns(
-    port: int, embedder: Embedder, turns: int
-) -> tuple[list[float], list[float], dict[str, list[float]]]:
-    """Interleaved bare-encode and HTTP-turn timings (seconds) for the same messages, and the
-    server's own stage timings (milliseconds, from its `Server-Timing` header)."""
-    encode_times: list[float] = []
-    turn_times: list[float] = []
-    stages: dict[str, list[float]] = {}
+def _open(port: int) -> tuple[str, dict[str, str]]:
     conversation = httpx.post(f"http://127.0.0.1:{port}/api/v1/conversations").json()
     headers = {
         "Authorization": f"Bearer {conversation['token']}",
         "Content-Type": "application/json",
     }
-    url = f"/api/v1/conversations/{conversation['id']}/messages"
+    return f"/api/v1/conversations/{conversation['id']}/messages", headers
+
+
+def measure_turns(
+    port: int, embedder: Embedder, turns: int
+) -> tuple[list[float], list[float], dict[str, list[float]], dict[str, int]]:
+    """Interleaved bare-encode and HTTP-turn timings (seconds) for the same messages, the
+    server's own stage timings (milliseconds, from its `Server-Timing` header), and how many
+    replies of each kind were timed. A conversation handed to a person gets no bot replies, so
+    the next turn opens a new conversation (untimed), as does every fifth turn."""
+    encode_times: list[float] = []
+    turn_times: list[float] = []
+    stages: dict[str, list[float]] = {}
+    kinds: dict[str, int] = {}
+    url, headers = _open(port)
     # The standard library's client, on one keep-alive connection: it adds about 0.25 ms per
     # request here (httpx about 0.6 ms), so the figure is the service's cost, not the client's.
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -88,33 +95,45 @@ def measure_turns(
             t2 = time.perf_counter()
             if response.status != 201:
                 raise SystemExit(f"turn failed: {response.status} {payload[:200]!r}")
+            reply = json.loads(payload)["reply"]
+            if reply is None:
+                raise SystemExit("a timed turn got no bot reply")
             if i >= 20:  # the first 20 warm both paths up
                 encode_times.append(t1 - t0)
                 turn_times.append(t2 - t1)
+                kinds[reply["kind"]] = kinds.get(reply["kind"], 0) + 1
                 for part in (response.getheader("server-timing") or "").split(", "):
                     stage, _, duration = part.partition(";dur=")
                     if duration:
                         stages.setdefault(stage, []).append(float(duration))
+            if reply["kind"] == "handoff" or i % 5 == 4:
+                url, headers = _open(port)
     finally:
         connection.close()
-    return encode_times, turn_times, stages
+    return encode_times, turn_times, stages, kinds
 
 
 async def _customer(
     client: httpx.AsyncClient, deadline: float, latencies: list[float], number: int
 ) -> None:
-    """One customer: a conversation, then questions back to back until the deadline."""
-    created = (await client.post("/api/v1/conversations")).json()
-    headers = {"Authorization": f"Bearer {created['token']}"}
-    url = f"/api/v1/conversations/{created['id']}/messages"
+    """One customer: questions back to back until the deadline, in a new conversation after a
+    handoff (a person's conversation gets no bot replies) and every fifth question."""
+    url, headers = "", {}
     i = 0
     while time.perf_counter() < deadline:
+        if i % 5 == 0 or not url:
+            created = (await client.post("/api/v1/conversations")).json()
+            headers = {"Authorization": f"Bearer {created['token']}"}
+            url = f"/api/v1/conversations/{created['id']}/messages"
         text = f"{QUESTIONS[(number + i) % len(QUESTIONS)]} ({number}-{i})"
         started = time.perf_counter()
         response = await client.post(url, json={"text": text}, headers=headers)
         if response.status_code != 201:
             raise SystemExit(f"turn failed: {response.status_code} {response.text}")
         latencies.append(time.perf_counter() - started)
+        reply = response.json()["reply"]
+        if reply is None or reply["kind"] == "handoff":
+            url = ""
         i += 1
 
 
@@ -160,9 +179,12 @@ def main() -> None:
         try:
             embedder = Embedder(bundled_model_path(), backend="onnx", cache_dir=data_dir / "models")
             encode_times, turn_times, stages = [], [], {}
+            kinds: dict[str, int] = {}
             round_ratios = []
             for _ in range(args.rounds):
-                enc, turn, round_stages = measure_turns(port, embedder, args.turns)
+                enc, turn, round_stages, round_kinds = measure_turns(port, embedder, args.turns)
+                for kind, count in round_kinds.items():
+                    kinds[kind] = kinds.get(kind, 0) + count
                 round_ratios.append(float(np.median(turn) / np.median(enc)))
                 encode_times += enc
                 turn_times += turn
@@ -182,11 +204,14 @@ def main() -> None:
     )
     table = "\n".join(
         [
-            "### A KB-answer turn over HTTP vs the bare model encode",
+            "### A customer turn over HTTP vs the bare model encode",
             "",
             f"{args.rounds} rounds of {args.turns} turns, each interleaved with a bare encode of "
-            "the same message "
-            f"(one conversation, SQLite, loopback, keep-alive `http.client`). "
+            "the same message (a new conversation every 5 turns and after a handoff, SQLite, "
+            "loopback, keep-alive `http.client`); every turn runs the whole pipeline: encode, "
+            "search, intent head, sentiment, policy, storage. Replies timed: "
+            + ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
+            + ". "
             f"{datetime.now(UTC):%Y-%m-%d}, {machine_description()}.",
             f"Command: `{command.strip()}`.",
             "",

@@ -71,12 +71,15 @@ _NOT_WORD = re.compile(r"[^0-9a-z]+")
 
 
 def write_csv(path: Path, rows: Labelled) -> None:
-    """Write `(text, label)` rows with a `text,label` header."""
+    """Write `(text, label)` rows with a `text,label` header; rows with a blank text (a few
+    source files have empty lines) are left out and counted."""
+    kept = [(text, label) for text, label in rows if text.strip()]
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["text", "label"])
-        writer.writerows(rows)
-    print(f"{path}  {len(rows):>6} rows")
+        writer.writerows(kept)
+    dropped = f" ({len(rows) - len(kept)} blank left out)" if len(kept) < len(rows) else ""
+    print(f"{path}  {len(kept):>6} rows{dropped}")
 
 
 def read_csv_columns(path: Path, text: str, label: str) -> Labelled:
