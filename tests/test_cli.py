@@ -115,3 +115,76 @@ async def test_replay_shows_what_other_thresholds_would_change(
     assert bad.returncode == 2 and "not a policy setting" in bad.stderr
     bad_date = _replay(["--since", "last tuesday"], tmp_path / "data", database_url)
     assert bad_date.returncode == 2 and "YYYY-MM-DD" in bad_date.stderr
+
+
+def _write_csv(path: Path, rows: list[tuple[str, str]]) -> Path:
+    lines = ["text,label", *[f'"{text}",{label}' for text, label in rows]]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_eval_intents_and_retrieval_report_on_csv_files(tmp_path: Path, model_cache: Path) -> None:
+    train = _write_csv(
+        tmp_path / "train.csv",
+        [(t, "order") for t in ("where is my order", "track my parcel", "has it shipped yet")]
+        + [(t, "refund") for t in ("I want my money back", "refund me", "give me a refund")]
+        + [("what is the weather on mars", "oos")],
+    )
+    test = _write_csv(
+        tmp_path / "test.csv",
+        [
+            ("where's my package", "order"),
+            ("please refund my purchase", "refund"),
+            ("who won the football game", "oos"),
+        ],
+    )
+    report = tmp_path / "intents.json"
+    result = _run(
+        [
+            "eval",
+            "intents",
+            "--train",
+            str(train),
+            "--test",
+            str(test),
+            "--oos-label",
+            "oos",
+            "--out",
+            str(report),
+        ],
+        tmp_path / "data",
+        model_cache,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "| in-scope acc |" in result.stdout
+    figures = json.loads(report.read_text())
+    assert (figures["in_scope"], figures["out_of_scope"]) == (2, 1)
+    assert figures["accuracy_without_rejection"] == 1.0
+
+    questions = _write_csv(
+        tmp_path / "questions.csv",
+        [("can I split my payment with klarna?", "klarna"), ("what's the capital of peru", "oos")],
+    )
+    retrieval = _run(
+        [
+            "eval",
+            "retrieval",
+            "--kb",
+            str(SHIPPED_KB),
+            "--test",
+            str(questions),
+            "--out",
+            str(tmp_path / "retrieval.json"),
+        ],
+        tmp_path / "data",
+        model_cache,
+    )
+    assert retrieval.returncode == 0, retrieval.stderr
+    assert json.loads((tmp_path / "retrieval.json").read_text())
+
+    bad = _write_csv(tmp_path / "bad.csv", [])
+    bad.write_text("question,answer\nx,y\n", encoding="utf-8")
+    refused = _run(
+        ["eval", "intents", "--train", str(bad), "--test", str(test)], tmp_path, model_cache
+    )
+    assert refused.returncode == 2 and "text,label" in refused.stderr

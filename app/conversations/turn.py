@@ -169,7 +169,7 @@ async def understand(runtime: Runtime, text: str) -> Understanding:
         text=text,
         hits=hits,
         kb_confidence=kb_confidence(hits[0].score, policy) if hits else 0.0,
-        intent=runtime.intents.guess(vector, lambda score: kb_confidence(score, policy)),
+        intent=runtime.intents.guess(vector, text, lambda score: kb_confidence(score, policy)),
         sentiment=runtime.sentiment.score(text, vector),
         explicit_human=policy.human_request_patterns and asks_for_human(text),
         affirm=is_affirmation(text),

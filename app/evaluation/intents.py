@@ -1,10 +1,9 @@
 """`python -m app eval intents`: the service's intent classifier on labelled CSV files.
 
 It encodes with the service's encoder, fits the service's `IntentClassifier` on `--train`
-(rows with the out-of-scope label are not an intent and are left out of the fit), and predicts
-`--test` exactly as a turn does: the confidence is P(intent | in scope) times the calibrated
-match of the message with the intent's closest example (the policy's `kb_calibration`), and a
-message below the threshold is out of scope.
+(vectors and texts; rows with the out-of-scope label are not an intent and are left out of the
+fit), and predicts `--test` exactly as a turn does: the confidence is P(intent | in scope)
+times the classifier's typicality gate, and a message below the threshold is out of scope.
 
 The rejection threshold is the policy's `intent_threshold` unless `--val` is given: then it is
 chosen on that held-out split (never on the test file) as the grid value with the best balanced
@@ -61,6 +60,7 @@ def _calibrate(policy: PolicySettings):  # type: ignore[no-untyped-def]
 def score(
     classifier: IntentClassifier,
     vectors: np.ndarray,
+    texts: list[str],
     truth: list[str],
     *,
     oos_label: str | None,
@@ -70,7 +70,7 @@ def score(
 ) -> IntentReport:
     """Metrics of the classifier on encoded rows at `threshold`."""
     if confidences is None:
-        confidences = predictions(classifier, vectors, policy)
+        confidences = predictions(classifier, vectors, texts, policy)
     confidence, best = confidences
     truth_a = np.asarray(truth)
     best_a = np.asarray(best)
@@ -102,28 +102,30 @@ def score(
 
 
 def predictions(
-    classifier: IntentClassifier, vectors: np.ndarray, policy: PolicySettings
+    classifier: IntentClassifier, vectors: np.ndarray, texts: list[str], policy: PolicySettings
 ) -> tuple[np.ndarray, list[str]]:
     """The confidence and best intent of every row, as a turn computes them."""
-    guesses = classifier.predict(vectors, threshold=0.0, calibrate=_calibrate(policy))
+    guesses = classifier.predict(vectors, threshold=0.0, calibrate=_calibrate(policy), texts=texts)
     return np.asarray([g.confidence for g in guesses]), [g.ranked[0][0] for g in guesses]
 
 
 def choose_threshold(
     classifier: IntentClassifier,
     vectors: np.ndarray,
+    texts: list[str],
     truth: list[str],
     *,
     oos_label: str,
     policy: PolicySettings,
 ) -> float:
     """The grid threshold with the best mean of in-scope accuracy and OOS recall."""
-    cached = predictions(classifier, vectors, policy)
+    cached = predictions(classifier, vectors, texts, policy)
 
     def balanced(threshold: float) -> float:
         report = score(
             classifier,
             vectors,
+            texts,
             truth,
             oos_label=oos_label,
             threshold=threshold,
@@ -178,7 +180,7 @@ def intents_command(
     train_vectors = encode_texts(embedder, train_texts)
     encode_seconds = time.perf_counter() - began
     began = time.perf_counter()
-    classifier = IntentClassifier.fit(train_vectors, train_labels)
+    classifier = IntentClassifier.fit(train_vectors, train_labels, texts=train_texts)
     fit_seconds = time.perf_counter() - began
 
     threshold = policy.intent_threshold
@@ -188,7 +190,7 @@ def intents_command(
         if oos_label in val_truth:
             val_vectors = encode_texts(embedder, val_texts)
             threshold = choose_threshold(
-                classifier, val_vectors, val_truth, oos_label=oos_label, policy=policy
+                classifier, val_vectors, val_texts, val_truth, oos_label=oos_label, policy=policy
             )
             chosen_on = f"{val.name} (best mean of in-scope accuracy and OOS recall)"
 
@@ -199,6 +201,7 @@ def intents_command(
     report = score(
         classifier,
         test_vectors,
+        test_texts,
         test_truth,
         oos_label=oos_label,
         threshold=threshold,
@@ -226,6 +229,7 @@ def intents_command(
         "fit_seconds": round(fit_seconds, 2),
         "encode_seconds": round(encode_seconds, 2),
         "temperature": classifier.temperature,
+        "threshold_at_default": policy.intent_threshold,
     }
     out.write_text(json.dumps(payload, indent=2), encoding="utf-8")
     typer.echo(f"\nwrote {out}")

@@ -1,8 +1,8 @@
 """The intents in service: the folder's definitions (plus built-ins), the classifier fitted on
 their examples at start, and the HTTP client their actions use.
 
-The classifier reads the same vector the knowledge search uses: recognising an intent costs no
-second encoder call.
+The classifier reads the same vector the knowledge search uses (and the message text):
+recognising an intent costs no second encoder call.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 import httpx
 import numpy as np
@@ -72,7 +73,9 @@ class IntentEngine:
         classifier = None
         if len(catalog.intents) >= 2:
             vectors = await encode(texts)
-            classifier = await asyncio.to_thread(IntentClassifier.fit, vectors, labels)
+            classifier = await asyncio.to_thread(
+                partial(IntentClassifier.fit, vectors, labels, texts=texts)
+            )
         if any(s.type is SlotType.DATE for i in catalog.intents.values() for s in i.slots.values()):
             await asyncio.to_thread(slot_reading.warm_up)
         targets = {
@@ -85,12 +88,14 @@ class IntentEngine:
         log.info("intents: %d loaded from %s", len(catalog), settings.intents_dir)
         return cls(catalog, classifier, httpx.AsyncClient(), targets)
 
-    def guess(self, vector: np.ndarray, calibrate: Callable[[float], float]) -> IntentSignal | None:
-        """The likeliest intent for an encoded message, with its confidence and match (see
-        `IntentClassifier.predict`)."""
+    def guess(
+        self, vector: np.ndarray, text: str, calibrate: Callable[[float], float]
+    ) -> IntentSignal | None:
+        """The likeliest intent for a message (its vector and text), with its confidence and
+        match (see `IntentClassifier.predict`)."""
         if self.classifier is None:
             return None
-        guess = self.classifier.predict(vector, threshold=0.0, calibrate=calibrate)[0]
+        guess = self.classifier.predict(vector, threshold=0.0, calibrate=calibrate, texts=[text])[0]
         if not guess.ranked:
             return None
         return IntentSignal(name=guess.ranked[0][0], confidence=guess.confidence, match=guess.match)
