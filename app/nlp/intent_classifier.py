@@ -115,12 +115,17 @@ class _Heads:
 
     def _features(self, texts: Sequence[str]) -> Any:
         from scipy import sparse
+        from sklearn import config_context
 
-        return sparse.hstack([v.transform(texts) for v in self.vectorizers]).tocsr()
+        # One message per turn: scikit-learn's input validation would cost more than the maths.
+        with config_context(assume_finite=True, skip_parameter_validation=True):
+            return sparse.hstack([v.transform(texts) for v in self.vectorizers]).tocsr()
 
     def _logits(self, model: Any, features: Any, rows: int) -> np.ndarray:
         logits = np.full((rows, self.classes), MISSING)
-        scores = model.decision_function(features)
+        scores = np.asarray(features @ model.coef_.T) + model.intercept_  # decision_function
+        if scores.shape[1] == 1:
+            scores = scores[:, 0]
         if scores.ndim == 1:  # two intents: one column, the second's log-odds
             scores = np.stack([-scores / 2, scores / 2], axis=1)
         logits[:, model.classes_] = scores

@@ -14,7 +14,7 @@ DEFAULT_ANSWER_THRESHOLD = 0.50
 DEFAULT_AMBIGUITY_MARGIN = 0.08
 # Chosen by `python -m app eval intents` on CLINC150 val (best mean of in-scope accuracy and
 # out-of-scope recall); see docs/EVALUATION.md.
-DEFAULT_INTENT_THRESHOLD = 0.65
+DEFAULT_INTENT_THRESHOLD = 0.5
 DEFAULT_KB_CALIBRATION = (6.1, -2.0)
 
 
