@@ -42,6 +42,7 @@ from app.evaluation.datasets import DatasetError, Labelled, read_labelled_csv
 from app.kb.knowledge import KbHit, KnowledgeIndex
 from app.kb.loader import ArticleIn, KbFormatError, load_folder
 from app.kb.models import Article
+from app.kb.service import article_from_file
 from app.nlp.embedder import Embedder
 from app.policy.decision import (
     Candidate,
@@ -104,20 +105,7 @@ def encode_texts(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
 def as_published(articles: Sequence[ArticleIn]) -> list[Article]:
     """Articles as the service holds them once synced: ids 1.. in folder order (the loader's
     sorted order, as a first sync inserts them), built the way `kb.service.sync_folder` does."""
-    return [
-        Article(
-            id=number,
-            slug=article.slug,
-            title=article.title,
-            body=article.body,
-            questions=list(article.questions),
-            tags=list(article.tags),
-            status="published",
-            source="file",
-            content_hash=article.content_hash,
-        )
-        for number, article in enumerate(articles, start=1)
-    ]
+    return [article_from_file(article, id=number) for number, article in enumerate(articles, 1)]
 
 
 def build_knowledge(

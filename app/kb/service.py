@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,6 +49,21 @@ async def bump_revision(session: AsyncSession) -> int:
     return int(current)
 
 
+def article_from_file(article_in: ArticleIn, **extra: Any) -> Article:
+    """A published article row for an article read from the folder (`extra`: e.g. its id)."""
+    return Article(
+        slug=article_in.slug,
+        title=article_in.title,
+        body=article_in.body,
+        questions=list(article_in.questions),
+        tags=list(article_in.tags),
+        status="published",
+        source="file",
+        content_hash=article_in.content_hash,
+        **extra,
+    )
+
+
 async def sync_folder(session: AsyncSession, *, articles_in: list[ArticleIn]) -> SyncReport:
     """Make the file-sourced articles in the database match `articles_in` (by slug).
 
@@ -61,18 +77,7 @@ async def sync_folder(session: AsyncSession, *, articles_in: list[ArticleIn]) ->
         seen.add(article_in.slug)
         current = existing.get(article_in.slug)
         if current is None:
-            session.add(
-                Article(
-                    slug=article_in.slug,
-                    title=article_in.title,
-                    body=article_in.body,
-                    questions=list(article_in.questions),
-                    tags=list(article_in.tags),
-                    status="published",
-                    source="file",
-                    content_hash=article_in.content_hash,
-                )
-            )
+            session.add(article_from_file(article_in))
             added += 1
         elif current.source != "file" or current.content_hash == article_in.content_hash:
             unchanged += 1

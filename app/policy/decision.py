@@ -268,7 +268,7 @@ def _advance(frame: Frame, diagnostics: dict[str, Any], *, started: bool) -> Dec
 
 
 def _miss(
-    signals: Signals, state: ConversationState, settings: PolicySettings, diagnostics: dict
+    state: ConversationState, settings: PolicySettings, diagnostics: dict[str, Any]
 ) -> Decision | None:
     """Hand off when misses have piled up; None when the bot may try again."""
     misses = state.misses + 1
@@ -284,34 +284,20 @@ def _continue_pending(
     """The next step of the intent in progress; None when the message left it."""
     frame = signals.pending
     assert frame is not None
-    if state.awaiting == CONFIRM_STEP:
-        if frame.changed or frame.invalid:
-            return _advance(frame, diagnostics, started=False)
-        if signals.affirm:
-            return _advance(replace(frame, confirm=False), diagnostics, started=False)
-        if signals.deny:
-            return Decision(
-                DecisionKind.CANCEL_INTENT,
-                Reason.DECLINED,
-                intent=frame.intent,
-                diagnostics=diagnostics,
-            )
-    elif frame.changed or frame.invalid:
+    if frame.changed or frame.invalid:  # a new, corrected or unacceptable slot value
         return _advance(frame, diagnostics, started=False)
-    elif signals.deny:
-        return Decision(
-            DecisionKind.CANCEL_INTENT,
-            Reason.DECLINED,
-            intent=frame.intent,
-            diagnostics=diagnostics,
-        )
+    if state.awaiting == CONFIRM_STEP and signals.affirm:
+        return _advance(replace(frame, confirm=False), diagnostics, started=False)
+    if signals.deny:
+        cancel = DecisionKind.CANCEL_INTENT
+        return Decision(cancel, Reason.DECLINED, intent=frame.intent, diagnostics=diagnostics)
     # No progress on the intent: is the customer talking about something else?
     other_intent, _ = accepted_intent(signals, settings)
     if other_intent and signals.proposed and signals.proposed.intent != frame.intent:
         return None
     if confident_match(signals, settings)[0] and not intent_beats_kb(signals, settings)[0]:
         return None
-    fallback = _miss(signals, state, settings, diagnostics)
+    fallback = _miss(state, settings, diagnostics)
     if fallback is not None:
         return fallback
     kind = DecisionKind.CONFIRM if state.awaiting == CONFIRM_STEP else DecisionKind.ASK_SLOT
@@ -377,7 +363,7 @@ def decide(signals: Signals, state: ConversationState, settings: PolicySettings)
     # 5. Nothing fits.
     if state.last_kind is DecisionKind.CLARIFY and settings.handoff_after_failed_clarify:
         return _handoff(HandoffReason.LOW_CONFIDENCE, diagnostics)
-    fallback = _miss(signals, state, settings, diagnostics)
+    fallback = _miss(state, settings, diagnostics)
     if fallback is not None:
         return fallback
     suggestions = tuple(
