@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # PyPI's torch wheel for Linux carries CUDA (several GB); the CPU build of the same version
-# comes from PyTorch's own index. Set TORCH_INDEX= (empty) to take torch from PyPI alone.
+# comes from PyTorch's own index (used when reachable). Set TORCH_INDEX= (empty) to take torch
+# from PyPI alone.
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 TORCH := torch==2.13.0
 
@@ -20,7 +21,9 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) '$(TORCH)'
+	index=""; if [ -n "$(TORCH_INDEX)" ] && $(BIN)/python -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=10)' '$(TORCH_INDEX)/torch/' >/dev/null 2>&1; \
+	  then index="--extra-index-url $(TORCH_INDEX)"; else echo "$(TORCH_INDEX) unreachable: torch comes from the default index"; fi; \
+	$(BIN)/python -m pip install --quiet $$index '$(TORCH)'
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 

@@ -1,4 +1,5 @@
-"""The command line: `python -m app serve | migrate | ask | replay | eval | kb sync`."""
+"""The command line: `python -m app serve | migrate | ask | replay | eval | kb sync |
+create-user`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from app.auth.models import Role
 from app.config import Settings
 
 cli = typer.Typer(
@@ -154,6 +156,61 @@ def replay(
             f"| {kind} | {now} ({now / total:.1%}) | {new} ({new / total:.1%}) | {new - now:+d} |"
         )
     typer.echo(json.dumps(report.as_dict(examples=examples), indent=2))
+
+
+@cli.command("create-user")
+def create_user(
+    email: Annotated[str, typer.Option(help="Sign-in address (case is ignored).")],
+    name: Annotated[str, typer.Option(help="Display name shown to customers and staff.")],
+    role: Annotated[Role, typer.Option(help="agent works conversations; admin also manages.")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            help="Asked for when omitted (safer: a command line is visible to other users).",
+        ),
+    ],
+) -> None:
+    """Create a staff account (migrates the database first; loads no model)."""
+    from pydantic import ValidationError
+
+    from app.auth import service as auth_service
+    from app.auth.schemas import UserIn
+    from app.db import Database
+    from app.errors import Conflict
+
+    settings = Settings()
+    _configure_logging(settings)
+    try:
+        user_in = UserIn(email=email, password=password, name=name, role=role)
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"])
+            typer.echo(f"--{field}: {error['msg'].removeprefix('Value error, ')}", err=True)
+        raise typer.Exit(2) from None
+
+    async def run() -> auth_service.StaffUser:
+        db = Database(settings.sqlalchemy_url)
+        try:
+            await db.migrate()
+            return await db.run(
+                auth_service.create_user,
+                email=user_in.email,
+                password=user_in.password,
+                name=user_in.name,
+                role=user_in.role,
+            )
+        finally:
+            await db.dispose()
+
+    try:
+        user = asyncio.run(run())
+    except Conflict as exc:
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"created {user.role} {user.email} (id {user.id})")
 
 
 @kb_cli.command("sync")

@@ -59,6 +59,59 @@ class IntegrationSettings(BaseModel):
     )
 
 
+class AuthSettings(BaseModel):
+    """Staff sign-in: token lifetime and login throttling."""
+
+    token_hours: float = Field(
+        12.0, gt=0, le=24 * 90, description="How long a staff token stays valid after login."
+    )
+    login_attempts: str = Field(
+        "5/15 minutes",
+        description="Failed logins allowed per email address (a `limits` rate string); "
+        "beyond it the address gets 429 until the window passes.",
+    )
+    login_attempts_per_ip: str = Field(
+        "30/15 minutes", description="Failed logins allowed per client address."
+    )
+
+
+class BusinessHours(BaseModel):
+    """When agents are expected to be available (outside these, handoffs ask for an email)."""
+
+    timezone: str = Field("UTC", description="IANA time zone name, e.g. Europe/Paris.")
+    days: list[int] = Field(
+        default_factory=lambda: [0, 1, 2, 3, 4],
+        description="Open weekdays, Monday = 0.",
+    )
+    open: str = Field("09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="Opening time.")
+    close: str = Field("18:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="Closing time.")
+
+
+class AgentSettings(BaseModel):
+    """How handed-off conversations reach agents."""
+
+    auto_assign: bool = Field(
+        False,
+        description="Assign each handoff to the online agent with the fewest open conversations "
+        "(below `capacity`) instead of leaving it in the queue for a claim.",
+    )
+    capacity: int = Field(
+        5, ge=1, le=100, description="Most open conversations auto-assignment gives one agent."
+    )
+    presence_timeout_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="An agent counts as online while they chose `online` and were seen (a "
+        "request or a stream heartbeat) within this many seconds.",
+    )
+    business_hours: BusinessHours | None = Field(
+        None,
+        description='Opening hours as JSON, e.g. {"timezone": "Europe/Paris", "days": [0,1,2,3,4],'
+        ' "open": "09:00", "close": "18:00"}; unset means always open.',
+    )
+
+
 def demo_integrations() -> dict[str, IntegrationSettings]:
     """The demo store's orders service, which `make run` starts on loopback."""
     return {"orders": IntegrationSettings(base_url="http://127.0.0.1:8077")}
@@ -95,6 +148,17 @@ class Settings(BaseSettings):
         description='Systems intents call, as JSON: {"orders": {"base_url": "https://...", '
         '"headers": {"Authorization": "Bearer ..."}}}. The default is the demo orders service.',
     )
+    admin_email: str | None = Field(
+        None, description="With `admin_password`, creates this admin at start if no user has it."
+    )
+    admin_password: SecretStr | None = Field(None, description="The first admin's password.")
+    redis_url: str | None = Field(
+        None,
+        description="Redis URL (redis://host:6379/0) for live events across several processes; "
+        "unset keeps them in process.",
+    )
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    agents: AgentSettings = Field(default_factory=AgentSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)

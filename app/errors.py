@@ -57,6 +57,13 @@ class Conflict(AppError):
     code = "conflict"
 
 
+class TooManyRequests(AppError):
+    """Too many attempts in a window; `Retry-After` says when to try again."""
+
+    status_code = 429
+    code = "too_many_requests"
+
+
 class PayloadTooLarge(AppError):
     """A field or the body is over its limit."""
 

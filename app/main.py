@@ -15,10 +15,16 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from app import health
+from app.agents.router import admin_router as agents_admin_router
+from app.agents.router import router as agents_router
+from app.auth.admin_router import router as admin_users_router
+from app.auth.router import router as auth_router
+from app.auth.throttle import LoginThrottle
 from app.config import Settings
 from app.conversations.router import router as conversations_router
 from app.errors import install_error_handlers
 from app.nlp.embedder import Embedder
+from app.realtime.streams import router as streams_router
 from app.runtime import Runtime
 
 WEB_DIR = Path(__file__).parent / "web"
@@ -50,21 +56,27 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     )
     app.state.runtime = None
     app.state.settings = settings
+    app.state.login_throttle = LoginThrottle.from_settings(settings)
     install_error_handlers(app)
     # The widget runs on other sites' pages: let them call the API (bearer tokens, no cookies).
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_credentials=False,
-        allow_methods=["GET", "POST"],
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
         allow_headers=["Authorization", "Content-Type"],
-        expose_headers=["Server-Timing", "Idempotent-Replayed"],
+        expose_headers=["Server-Timing", "Idempotent-Replayed", "Retry-After"],
         max_age=600,
     )
     app.include_router(health.router)
     # The body limit sits on the API routes, inside the CORS and error layers, so a 413 reaches
     # a widget on another site in the usual JSON error shape.
     app.include_router(conversations_router, max_body_size=MAX_BODY_BYTES)
+    app.include_router(auth_router, max_body_size=MAX_BODY_BYTES)
+    app.include_router(admin_users_router, max_body_size=MAX_BODY_BYTES)
+    app.include_router(agents_router, max_body_size=MAX_BODY_BYTES)
+    app.include_router(agents_admin_router, max_body_size=MAX_BODY_BYTES)
+    app.include_router(streams_router)  # WebSockets: frames are capped in app/realtime
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import text
 
+from app.auth.service import ensure_admin
 from app.config import Settings
 from app.conversations.access import CustomerAccess
 from app.db import Database
@@ -20,6 +21,7 @@ from app.kb.loader import load_folder
 from app.nlp.batcher import MicroBatcher
 from app.nlp.embedder import Embedder
 from app.nlp.sentiment import SentimentModel
+from app.realtime.broker import Broker, create_broker
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +29,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class Runtime:
     """Everything a request needs: settings, database, encoder, index, intents, sentiment,
-    customer access."""
+    customer access, and the broker of live events."""
 
     settings: Settings
     db: Database
@@ -37,6 +39,7 @@ class Runtime:
     intents: IntentEngine
     sentiment: SentimentModel
     customer_access: CustomerAccess
+    broker: Broker
     startup_seconds: float = 0.0
 
     @classmethod
@@ -46,6 +49,9 @@ class Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(settings.sqlalchemy_url)
         await db.migrate()
+        if settings.admin_email and settings.admin_password:
+            password = settings.admin_password.get_secret_value()
+            await db.run(ensure_admin, email=settings.admin_email, password=password)
         if embedder is None:
             embedder = await asyncio.to_thread(
                 Embedder,
@@ -76,7 +82,15 @@ class Runtime:
             SentimentModel.train, embedder.encode, cache_dir=settings.model_cache_dir
         )
         runtime = cls(
-            settings, db, embedder, batcher, knowledge, intents, sentiment, CustomerAccess(db)
+            settings,
+            db,
+            embedder,
+            batcher,
+            knowledge,
+            intents,
+            sentiment,
+            CustomerAccess(db),
+            create_broker(settings),
         )
         try:
             await runtime.load_knowledge_folder()
@@ -110,6 +124,7 @@ class Runtime:
 
     async def stop(self) -> None:
         """Release the encoder thread, the intents' HTTP client and the database pool."""
+        await self.broker.close()
         await self.intents.close()
         await self.batcher.close()
         await self.db.dispose()

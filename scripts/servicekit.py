@@ -37,12 +37,17 @@ def free_port() -> int:
 
 
 def start_server(
-    data_dir: Path, port: int, *, timeout: float = 180.0
+    data_dir: Path,
+    port: int,
+    *,
+    timeout: float = 180.0,
+    env_overrides: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], float, dict[str, Any]]:
-    """Start the service on `port` with `data_dir`; returns the process, the seconds until
-    `/readyz` said ready, and that answer."""
+    """Start the service on `port` with `data_dir` (and `SWITCHBOARD_*` overrides); returns the
+    process, the seconds until `/readyz` said ready, and that answer."""
     env = {**os.environ, "SWITCHBOARD_DATA_DIR": str(data_dir), "SWITCHBOARD_LOG_LEVEL": "warning"}
     env.pop("SWITCHBOARD_DATABASE_URL", None)
+    env.update(env_overrides or {})
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "app", "serve", "--port", str(port)], cwd=REPO_ROOT, env=env

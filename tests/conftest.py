@@ -3,8 +3,10 @@ and HTTP clients that drive them through their public API."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -13,7 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -139,6 +143,63 @@ async def client(start_app: Callable[..., Any]) -> AsyncIterator[httpx.AsyncClie
         yield c
 
 
+class LiveServer(str):
+    """The base URL of an app served on a real loopback socket (`http://127.0.0.1:<port>`);
+    `.app` is the application (for tests that must reach past the API, e.g. the broker)."""
+
+    app: FastAPI
+
+    def ws(self, path: str) -> str:
+        """The `ws://` URL of `path` on this server."""
+        return "ws" + self.removeprefix("http") + path
+
+
+@pytest.fixture
+def start_server(
+    tmp_path: Path, embedder: Embedder, database_url: str, seeded_index: Path, orders_api: str
+) -> Callable[..., Any]:
+    """`async with start_server(**settings) as base_url:` serves an app with uvicorn on a free
+    loopback port, in the test's event loop, for WebSocket clients and real HTTP clients;
+    yields its base URL (a `LiveServer`)."""
+
+    reset_done = False
+
+    @asynccontextmanager
+    async def _start(**overrides: Any) -> AsyncIterator[LiveServer]:
+        nonlocal reset_done
+        if database_url.startswith("postgresql") and not reset_done:
+            await reset_postgres(database_url)
+            reset_done = True
+        overrides.setdefault("database_url", database_url)
+        settings = make_settings(tmp_path, orders_api, **overrides)
+        if not settings.index_dir.exists():
+            shutil.copytree(seeded_index, settings.index_dir)
+        app = create_app(settings, embedder=embedder)
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, timeout_graceful_shutdown=5
+        )
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        try:
+            async with asyncio.timeout(120):
+                while not server.started:
+                    if task.done():
+                        task.result()
+                        raise RuntimeError("the server stopped during start-up")
+                    await asyncio.sleep(0.02)
+            url = LiveServer(f"http://127.0.0.1:{sock.getsockname()[1]}")
+            url.app = app
+            yield url
+        finally:
+            server.should_exit = True
+            await task
+            sock.close()
+
+    return _start
+
+
 Opened = tuple[str, dict[str, str]]
 
 
@@ -167,3 +228,36 @@ async def ask(
 
 
 Asker = Callable[[str], Awaitable[httpx.Response]]
+
+# The first admin, created at start from settings: `start_app(**ADMIN)`.
+ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "admin password 1"
+ADMIN = {"admin_email": ADMIN_EMAIL, "admin_password": ADMIN_PASSWORD}
+STAFF_PASSWORD = "correct horse 1"
+
+
+async def login(client: httpx.AsyncClient, email: str, password: str) -> dict[str, str]:
+    """Sign in as staff; returns the headers that authenticate as them."""
+    response = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+async def make_staff(
+    client: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    *,
+    email: str,
+    name: str,
+    role: str,
+    password: str = STAFF_PASSWORD,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Create a staff account as an admin and sign in as it; returns the user as the API shows
+    it and that user's auth headers."""
+    response = await client.post(
+        "/api/v1/admin/users",
+        json={"email": email, "password": password, "name": name, "role": role},
+        headers=admin_headers,
+    )
+    assert response.status_code == 201, response.text
+    return response.json(), await login(client, email, password)

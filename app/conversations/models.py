@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, BigId, utcnow
@@ -42,6 +42,19 @@ class Conversation(Base):
     # The dialogue state the policy reads (see app/conversations/dialog.py).
     dialog: Mapped[dict[str, Any]] = mapped_column(default=dict)
     handoff_reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    # The handoff packet agents see: reason, signals, intent and slots, articles tried, summary.
+    handoff: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    assigned_agent_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL"), default=None, index=True
+    )
+    queued_at: Mapped[datetime | None] = mapped_column(default=None)
+    assigned_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    # How many times it was resolved: a rating belongs to one resolution.
+    resolutions: Mapped[int] = mapped_column(Integer, default=0)
+    # Set when nobody could take a handoff: the customer is asked for an email to follow up.
+    follow_up: Mapped[bool] = mapped_column(Boolean, default=False)
+    contact_email: Mapped[str | None] = mapped_column(String(254), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 from sqlalchemy.engine import Connection
 
+from app.agents.ratings import rate
+from app.agents.schemas import (
+    ContactIn,
+    CsatIn,
+    CsatRead,
+    CustomerConversationView,
+    StaffConversationView,
+)
+from app.agents.service import set_contact_email
+from app.agents.views import customer_view, staff_view
+from app.auth import service as auth_service
 from app.conversations import service as conversation_service
 from app.conversations.schemas import (
     ConversationCreated,
-    ConversationRead,
     MessageIn,
     MessagePage,
     TurnResult,
 )
 from app.conversations.service import ConversationSummary, StoredMessage
-from app.conversations.turn import handle_customer_message, message_read
+from app.conversations.turn import handle_customer_message
+from app.conversations.views import message_read, message_staff_read
 from app.deps import BearerToken, RuntimeDep
-from app.errors import NotFound, PayloadTooLarge
+from app.errors import Forbidden, NotFound, PayloadTooLarge
 
 
 def _summary_and_messages(
@@ -48,18 +59,60 @@ async def create_conversation(runtime: RuntimeDep) -> ConversationCreated:
     )
 
 
-@router.get("/{conversation_id}")
+@router.get(
+    "/{conversation_id}",
+    response_model=CustomerConversationView | StaffConversationView,
+    responses={
+        200: {
+            "description": "With the customer's token: status, the assigned agent's display "
+            "name, whether a rating is due. With a staff token: everything, with the event "
+            "history (StaffConversationView)."
+        }
+    },
+)
 async def get_conversation(
     conversation_id: str, token: BearerToken, runtime: RuntimeDep
-) -> ConversationRead:
-    """The conversation's status and last sequence number."""
-    await runtime.customer_access.check(conversation_id=conversation_id, token=token)
-    conversation = await runtime.db.read(
-        conversation_service.get_summary, conversation_id=conversation_id
+) -> CustomerConversationView | StaffConversationView:
+    """The conversation as its customer sees it, or whole for staff."""
+    try:
+        await runtime.customer_access.check(conversation_id=conversation_id, token=token)
+    except Forbidden:
+        staff = await runtime.db.read(auth_service.user_for_token, token=token)
+        if staff is None:
+            raise
+        view = await runtime.db.read(staff_view, conversation_id=conversation_id)
+        view["messages"] = [message_staff_read(m) for m in view["messages"]]
+        return StaffConversationView.model_validate(view)
+    return CustomerConversationView.model_validate(
+        await runtime.db.read(customer_view, conversation_id=conversation_id)
     )
-    if conversation is None:
-        raise NotFound(f"conversation {conversation_id} does not exist")
-    return ConversationRead.model_validate(conversation, from_attributes=True)
+
+
+@router.post("/{conversation_id}/csat", status_code=status.HTTP_201_CREATED)
+async def rate_conversation(
+    conversation_id: str, csat_in: CsatIn, token: BearerToken, runtime: RuntimeDep
+) -> CsatRead:
+    """Rate the conversation's latest resolution, 1..5 with an optional comment (once per
+    resolution; 409 before it is resolved or when already rated)."""
+    await runtime.customer_access.check(conversation_id=conversation_id, token=token)
+    stored = await runtime.db.run(
+        rate, conversation_id=conversation_id, score=csat_in.score, comment=csat_in.comment
+    )
+    return CsatRead.model_validate(stored)
+
+
+@router.post("/{conversation_id}/contact")
+async def leave_contact(
+    conversation_id: str, contact_in: ContactIn, token: BearerToken, runtime: RuntimeDep
+) -> CustomerConversationView:
+    """Leave an email address so the team can follow up (when nobody could reply live)."""
+    await runtime.customer_access.check(conversation_id=conversation_id, token=token)
+
+    def save(conn: Connection) -> dict[str, Any]:
+        set_contact_email(conn, conversation_id=conversation_id, email=contact_in.email)
+        return customer_view(conn, conversation_id=conversation_id)
+
+    return CustomerConversationView.model_validate(await runtime.db.run(save))
 
 
 @router.post(

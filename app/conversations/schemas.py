@@ -83,6 +83,21 @@ class Suggestion(BaseModel):
     title: str
 
 
+class QueueInfo(BaseModel):
+    """What a handed-off customer is told about the wait."""
+
+    position: int | None = Field(None, description="Place in the queue (1 = next).")
+    agents_online: int
+    expected_wait_seconds: int | None = Field(
+        None, description="Median recent wait times the place, shared among agents online."
+    )
+    follow_up: bool = Field(
+        description="Nobody is available: the customer is asked for an email to follow up."
+    )
+    open_now: bool = Field(description="Whether it is within business hours.")
+    assigned_to: str | None = Field(None, description="The agent auto-assigned, if any.")
+
+
 class Reply(BaseModel):
     """The bot's reply to a customer message."""
 
@@ -99,6 +114,9 @@ class Reply(BaseModel):
     confidence: float
     sources: list[Source]
     suggestions: list[Suggestion] = Field(default_factory=list)
+    queue: QueueInfo | None = Field(
+        None, description="On a handoff: the customer's place and expected wait, or follow_up."
+    )
     created_at: datetime
 
 

@@ -76,7 +76,14 @@ _RESERVE_TURN = (
         + case((_conversations.c.status.in_(SILENT_BOT_STATUSES), 1), else_=2),
         updated_at=bindparam("now", type_=_conversations.c.updated_at.type),
     )
-    .returning(_conversations.c.last_seq, _conversations.c.status, _conversations.c.dialog)
+    .returning(
+        _conversations.c.last_seq,
+        _conversations.c.status,
+        _conversations.c.dialog,
+        _conversations.c.assigned_agent_id,
+        _conversations.c.follow_up,
+        _conversations.c.contact_email,
+    )
 )
 _SAVE_DIALOG = (
     update(_conversations)
@@ -130,6 +137,9 @@ class Reservation:
     first_seq: int
     status: str
     dialog: dict[str, Any]
+    assigned_agent_id: int | None = None
+    follow_up: bool = False
+    contact_email: str | None = None
 
     @property
     def bot_replies(self) -> bool:
@@ -146,24 +156,78 @@ def reserve_turn(conn: Connection, *, conversation_id: str) -> Reservation:
         raise NotFound(f"conversation {conversation_id} does not exist")
     status = str(row.status)
     count = 1 if status in SILENT_BOT_STATUSES else 2
-    return Reservation(int(row.last_seq) - count + 1, status, dict(row.dialog or {}))
+    return Reservation(
+        int(row.last_seq) - count + 1,
+        status,
+        dict(row.dialog or {}),
+        row.assigned_agent_id,
+        bool(row.follow_up),
+        row.contact_email,
+    )
 
 
-def save_dialog(
+def take_seq(conn: Connection, *, conversation_id: str) -> int:
+    """One more sequence number of a conversation already locked by this transaction."""
+    return int(
+        conn.execute(
+            update(_conversations)
+            .where(_conversations.c.id == conversation_id)
+            .values(last_seq=_conversations.c.last_seq + 1)
+            .returning(_conversations.c.last_seq)
+        ).scalar_one()
+    )
+
+
+def reopen(conn: Connection, *, conversation_id: str) -> None:
+    """A resolved conversation the customer writes to again goes back to the bot, with a
+    fresh dialogue state (so nothing from before the resolution re-triggers a handoff)."""
+    conn.execute(
+        update(_conversations)
+        .where(_conversations.c.id == conversation_id)
+        .values(
+            status=ConversationStatus.BOT,
+            assigned_agent_id=None,
+            handoff_reason=None,
+            follow_up=False,
+        )
+    )
+    insert_event(conn, conversation_id=conversation_id, type="conversation.reopened", data={})
+
+
+def save_dialog(conn: Connection, *, conversation_id: str, dialog: dict[str, Any]) -> None:
+    """Store the dialogue state."""
+    conn.execute(_SAVE_DIALOG, {"conversation_id": conversation_id, "dialog": dialog})
+
+
+def queue_handoff(
     conn: Connection,
     *,
     conversation_id: str,
     dialog: dict[str, Any],
-    handoff_reason: str | None = None,
+    reason: str,
+    packet: dict[str, Any],
+    now: datetime,
 ) -> None:
-    """Store the dialogue state; a handoff also queues the conversation with its reason."""
-    if handoff_reason is None:
-        conn.execute(_SAVE_DIALOG, {"conversation_id": conversation_id, "dialog": dialog})
-        return
+    """Queue the conversation for a person, with its reason and the handoff packet."""
     conn.execute(
         update(_conversations)
         .where(_conversations.c.id == conversation_id)
-        .values(dialog=dialog, status=ConversationStatus.QUEUED, handoff_reason=handoff_reason)
+        .values(
+            dialog=dialog,
+            status=ConversationStatus.QUEUED,
+            handoff_reason=reason,
+            handoff=packet,
+            queued_at=now,
+            assigned_agent_id=None,
+            follow_up=False,
+        )
+    )
+
+
+def set_follow_up(conn: Connection, *, conversation_id: str) -> None:
+    """Mark that the customer was asked for an email because nobody could take the handoff."""
+    conn.execute(
+        update(_conversations).where(_conversations.c.id == conversation_id).values(follow_up=True)
     )
 
 

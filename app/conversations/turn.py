@@ -20,15 +20,21 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from app.agents import service as agents_service
+from app.agents.availability import QueueNotice, handoff_notice
+from app.agents.notify import publish_turn
+from app.agents.packet import build_packet
+from app.agents.service import find_email
 from app.config import Settings
 from app.conversations import service as conversation_service
 from app.conversations.dialog import Dialog, advance
-from app.conversations.models import Author
+from app.conversations.models import Author, ConversationStatus
 from app.conversations.planning import (
     BotReply,
     Plan,
@@ -37,8 +43,9 @@ from app.conversations.planning import (
     kb_confidence,
     plan_turn,
 )
-from app.conversations.schemas import MessageIn, MessageRead, Reply, TurnResult
+from app.conversations.schemas import MessageIn, Reply, TurnResult
 from app.conversations.service import StoredMessage
+from app.conversations.views import message_read
 from app.db import utcnow
 from app.errors import Conflict, ServiceUnavailable
 from app.intents.actions import ActionOutcome
@@ -46,16 +53,6 @@ from app.intents.builtin import asks_for_human, is_affirmation, is_denial
 from app.intents.definitions import IntentCatalog
 from app.nlp.embedder import EmbedderError
 from app.runtime import Runtime
-
-PUBLIC_META_KEYS = (
-    "kind",
-    "reason",
-    "intent",
-    "handoff_reason",
-    "confidence",
-    "sources",
-    "suggestions",
-)
 
 
 @dataclass(frozen=True)
@@ -66,19 +63,6 @@ class TurnOutcome:
     result: TurnResult
     replayed: bool
     timings: dict[str, float] = field(default_factory=dict)
-
-
-def message_read(message: StoredMessage) -> MessageRead:
-    """The public view of a stored message (internal signals stay out)."""
-    stored_meta = message.meta or {}
-    return MessageRead(
-        seq=message.seq,
-        author=message.author,
-        text=message.text,
-        created_at=message.created_at,
-        client_id=message.client_id,
-        meta={k: stored_meta[k] for k in PUBLIC_META_KEYS if k in stored_meta},
-    )
 
 
 def _result(customer: StoredMessage, bot: StoredMessage | None) -> TurnResult:
@@ -95,6 +79,7 @@ def _result(customer: StoredMessage, bot: StoredMessage | None) -> TurnResult:
         confidence=meta.get("confidence", 0.0),
         sources=meta.get("sources", []),
         suggestions=meta.get("suggestions", []),
+        queue=meta.get("queue"),
         created_at=bot.created_at,
     )
     return TurnResult(
@@ -187,6 +172,120 @@ def plan_reply(runtime: Runtime, understanding: Understanding, dialog: Dialog) -
     return compose_reply(plan, understanding, runtime.settings, outcome)
 
 
+@dataclass(frozen=True)
+class StoredTurn:
+    """What a turn stored: the customer message, the bot's reply (None while a person owns the
+    conversation), system messages (an auto-assignment's join, a follow-up email's receipt),
+    and the conversation's owner afterwards, for the live events published after the commit."""
+
+    customer: StoredMessage
+    bot: StoredMessage | None
+    status: str
+    agent_id: int | None = None
+    extra: tuple[StoredMessage, ...] = ()
+    queue_action: str | None = None  # "added" on handoff, "updated" for a message while queued
+    handed_off: bool = False
+    agent_name: str | None = None
+
+    @property
+    def messages(self) -> list[StoredMessage]:
+        """Every message stored, in sequence order."""
+        return [m for m in (self.customer, self.bot, *self.extra) if m is not None]
+
+
+def _store_for_person(
+    conn: Connection,
+    *,
+    conversation_id: str,
+    customer: StoredMessage,
+    reservation: conversation_service.Reservation,
+) -> StoredTurn:
+    """While a person owns the conversation the bot stays silent: store the message for them.
+    A customer who was asked for an email to follow up and writes one gets a receipt."""
+    conversation_service.insert_messages(conn, conversation_id=conversation_id, messages=[customer])
+    extra: tuple[StoredMessage, ...] = ()
+    email = find_email(customer.text) if reservation.follow_up else None
+    if email is not None:
+        agents_service.set_contact_email(conn, conversation_id=conversation_id, email=email)
+        receipt = agents_service.system_message(
+            conversation_service.take_seq(conn, conversation_id=conversation_id),
+            f"Thanks, we'll follow up at {email}.",
+            "follow_up_saved",
+            utcnow(),
+        )
+        conversation_service.insert_messages(
+            conn, conversation_id=conversation_id, messages=[receipt]
+        )
+        extra = (receipt,)
+    queued = reservation.status == ConversationStatus.QUEUED
+    return StoredTurn(
+        customer,
+        None,
+        reservation.status,
+        reservation.assigned_agent_id,
+        extra,
+        queue_action="updated" if queued else None,
+    )
+
+
+def _hand_off(
+    conn: Connection,
+    *,
+    conversation_id: str,
+    reply: BotReply,
+    understanding: Understanding,
+    dialog: Dialog,
+    new_dialog: Dialog,
+    bot_seq: int,
+    settings: Settings,
+    now: datetime,
+) -> tuple[str, QueueNotice]:
+    """Queue the conversation with its handoff packet; returns the reply text with what the
+    customer is told about the wait (or the request for an email when nobody is available)."""
+    decision = reply.decision
+    assert decision.handoff_reason is not None
+    reason = decision.handoff_reason.value
+    slots = reply.meta.get("slots", {})
+    packet = build_packet(
+        reason=reason,
+        seq=bot_seq,
+        now=now,
+        question=understanding.text,
+        intent=decision.intent,
+        slots=slots,
+        signals=reply.meta["signals"],
+        hits=understanding.hits,
+        bot_turns=dialog.bot_turns,
+        misses=dialog.misses,
+    )
+    conversation_service.queue_handoff(
+        conn,
+        conversation_id=conversation_id,
+        dialog=new_dialog.to_json(),
+        reason=reason,
+        packet=packet,
+        now=now,
+    )
+    notice = handoff_notice(conn, now=now, settings=settings.agents, queued_at=now)
+    if notice.follow_up:
+        conversation_service.set_follow_up(conn, conversation_id=conversation_id)
+    conversation_service.insert_event(
+        conn,
+        conversation_id=conversation_id,
+        type="conversation.handoff",
+        data={
+            "seq": bot_seq,
+            "reason": reason,
+            "intent": decision.intent,
+            "slots": slots,
+            "signals": reply.meta["signals"],
+            "articles": packet["articles"],
+            "queue": notice.as_dict(),
+        },
+    )
+    return f"{reply.text}\n\n{notice.text()}", notice
+
+
 def _decide_and_store(
     conn: Connection,
     *,
@@ -196,15 +295,16 @@ def _decide_and_store(
     catalog: IntentCatalog,
     settings: Settings,
     action: tuple[int, ActionOutcome] | None = None,
-) -> tuple[StoredMessage, StoredMessage | None]:
+) -> StoredTurn:
     """The turn's transaction: lock the conversation while reserving sequence numbers, decide
     on its fresh state, store the customer message, the reply, the events and the new state.
 
     While a person owns the conversation (queued or assigned) the bot stays silent: only the
-    customer message is stored. A decision that calls another system raises `_ActionNeeded`
-    (rolling back) unless `action` carries that call's outcome for the same state. A
-    `client_id` already stored fails the insert (IntegrityError): everything rolls back and
-    the caller answers with what was stored.
+    customer message is stored. A resolved conversation the customer writes to again goes
+    back to the bot with a fresh dialogue state. A decision that calls another system raises
+    `_ActionNeeded` (rolling back) unless `action` carries that call's outcome for the same
+    state. A `client_id` already stored fails the insert (IntegrityError): everything rolls
+    back and the caller answers with what was stored.
     """
     reservation = conversation_service.reserve_turn(conn, conversation_id=conversation_id)
     first = reservation.first_seq
@@ -217,12 +317,14 @@ def _decide_and_store(
         client_id=message_in.client_id,
     )
     if not reservation.bot_replies:
-        conversation_service.insert_messages(
-            conn, conversation_id=conversation_id, messages=[customer]
+        return _store_for_person(
+            conn, conversation_id=conversation_id, customer=customer, reservation=reservation
         )
-        return customer, None
 
     dialog = Dialog.from_json(reservation.dialog)
+    if reservation.status == ConversationStatus.RESOLVED:
+        conversation_service.reopen(conn, conversation_id=conversation_id)
+        dialog = Dialog(customer_turns=dialog.customer_turns, bot_turns=dialog.bot_turns)
     plan = plan_turn(understanding, dialog, catalog, settings)
     outcome = None
     if plan.needs_action:
@@ -233,22 +335,36 @@ def _decide_and_store(
             raise Conflict("the conversation changed while this message was handled; retry it")
     reply = compose_reply(plan, understanding, settings, outcome)
     decision = reply.decision
+    frame = plan.frame if decision.intent == (plan.frame.intent if plan.frame else None) else None
+    new_dialog = advance(dialog, decision, frame, understanding.sentiment, replied=True)
+    text, meta, notice = reply.text, reply.meta, None
+    if decision.handoff_reason is not None:
+        text, notice = _hand_off(
+            conn,
+            conversation_id=conversation_id,
+            reply=reply,
+            understanding=understanding,
+            dialog=dialog,
+            new_dialog=new_dialog,
+            bot_seq=first + 1,
+            settings=settings,
+            now=now,
+        )
+        meta = {**meta, "queue": notice.as_dict()}
+    else:
+        conversation_service.save_dialog(
+            conn, conversation_id=conversation_id, dialog=new_dialog.to_json()
+        )
     bot = StoredMessage(
         seq=first + 1,
         author=Author.BOT,
-        text=reply.text,
+        text=text,
         created_at=now,
         reply_to_seq=first,
-        meta=reply.meta,
+        meta=meta,
     )
     conversation_service.insert_messages(
         conn, conversation_id=conversation_id, messages=[customer, bot]
-    )
-    frame = plan.frame if decision.intent == (plan.frame.intent if plan.frame else None) else None
-    new_dialog = advance(dialog, decision, frame, understanding.sentiment, replied=True)
-    handoff = decision.handoff_reason.value if decision.handoff_reason else None
-    conversation_service.save_dialog(
-        conn, conversation_id=conversation_id, dialog=new_dialog.to_json(), handoff_reason=handoff
     )
     conversation_service.insert_event(
         conn,
@@ -256,21 +372,24 @@ def _decide_and_store(
         type=f"bot.{decision.kind.value}",
         data={"seq": bot.seq, "intent": decision.intent, **reply.meta["decision"]},
     )
-    if handoff is not None:
-        conversation_service.insert_event(
-            conn,
-            conversation_id=conversation_id,
-            type="conversation.handoff",
-            data={
-                "seq": bot.seq,
-                "reason": handoff,
-                "intent": decision.intent,
-                "slots": reply.meta.get("slots", {}),
-                "signals": reply.meta["signals"],
-                "articles": reply.meta["retrieval"][:3],
-            },
+    if notice is None:
+        return StoredTurn(customer, bot, ConversationStatus.BOT)
+    if notice.assigned_to is None:
+        return StoredTurn(
+            customer, bot, ConversationStatus.QUEUED, queue_action="added", handed_off=True
         )
-    return customer, bot
+    change = agents_service.assign_queued(
+        conn, conversation_id=conversation_id, agent=notice.assigned_to
+    )
+    return StoredTurn(
+        customer,
+        bot,
+        ConversationStatus.ASSIGNED,
+        notice.assigned_to.id,
+        tuple(change.messages),
+        handed_off=True,
+        agent_name=notice.assigned_to.name,
+    )
 
 
 async def _store_turn(
@@ -280,7 +399,7 @@ async def _store_turn(
     message_in: MessageIn,
     understanding: Understanding,
     clock: _Clock,
-) -> tuple[StoredMessage, StoredMessage | None]:
+) -> StoredTurn:
     """Decide and store; when the decision calls another system, make the call outside the
     transaction (keyed for idempotency by conversation and message) and store after it."""
     store = partial(
@@ -343,7 +462,7 @@ async def handle_customer_message(
         return TurnOutcome(stored, replayed=True)
     clock.lap("understand")
     try:
-        customer, bot = await _store_turn(
+        stored = await _store_turn(
             runtime,
             conversation_id=conversation_id,
             message_in=message_in,
@@ -363,4 +482,5 @@ async def handle_customer_message(
             raise Conflict("a concurrent post with this client_id failed; retry it") from exc
         return TurnOutcome(stored, replayed=True)
     clock.lap("store")
-    return TurnOutcome(_result(customer, bot), replayed=False, timings=clock.laps)
+    await publish_turn(runtime, conversation_id=conversation_id, stored=stored)
+    return TurnOutcome(_result(stored.customer, stored.bot), replayed=False, timings=clock.laps)

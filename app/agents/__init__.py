@@ -1,0 +1,1 @@
+"""Human agents' work: the queue, claims and assignment, replies, notes, resolve, handback."""

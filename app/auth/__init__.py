@@ -1,0 +1,1 @@
+"""Staff accounts: users and roles, password hashing, bearer tokens, login throttling."""

@@ -1,0 +1,75 @@
+"""FastAPI dependencies for staff routes: `CurrentStaff` (any signed-in agent or admin, 401
+otherwise) and `CurrentAdmin` (403 for agents).
+
+Customer conversation tokens are not staff tokens, so they get 401 here. Each authenticated
+request records that its user was seen (presence), writing at most once per
+`SEEN_EVERY_SECONDS` per user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from app.auth import service as auth_service
+from app.auth.service import StaffUser
+from app.db import utcnow
+from app.deps import RuntimeDep
+from app.errors import Forbidden, Unauthorized
+
+SEEN_EVERY_SECONDS = 15
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+async def staff_token(request: Request) -> str:
+    """The bearer secret of the `Authorization` header, or 401 saying how to get one."""
+    header = request.headers.get("authorization")
+    if not header:
+        raise Unauthorized(
+            "missing Authorization header; sign in with POST /api/v1/auth/login and send "
+            "'Authorization: Bearer <token>'",
+            headers=_CHALLENGE,
+        )
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized(
+            "malformed Authorization header; expected 'Bearer <token>'", headers=_CHALLENGE
+        )
+    return token.strip()
+
+
+StaffBearer = Annotated[str, Depends(staff_token)]
+
+
+async def current_staff(token: StaffBearer, runtime: RuntimeDep) -> StaffUser:
+    """The signed-in staff member; 401 if the token is unknown, expired or revoked."""
+    user = await runtime.db.read(auth_service.user_for_token, token=token)
+    if user is None:
+        raise Unauthorized(
+            "this token is not a valid staff token (unknown, expired, revoked, or the account "
+            "was deactivated); sign in again with POST /api/v1/auth/login",
+            headers=_CHALLENGE,
+        )
+    now = utcnow()
+    if user.last_seen_at is None or now - user.last_seen_at >= timedelta(
+        seconds=SEEN_EVERY_SECONDS
+    ):
+        seen = await runtime.db.run(auth_service.touch_user, user_id=user.id)
+        user = replace(user, last_seen_at=seen)
+    return user
+
+
+CurrentStaff = Annotated[StaffUser, Depends(current_staff)]
+
+
+async def current_admin(user: CurrentStaff) -> StaffUser:
+    """The signed-in admin; 403 for agents."""
+    if not user.is_admin:
+        raise Forbidden(f"only admins may do this; {user.email} is an {user.role}")
+    return user
+
+
+CurrentAdmin = Annotated[StaffUser, Depends(current_admin)]
