@@ -6,20 +6,25 @@ Routers call these; persistence lives in `app/agents/service.py`, events in `not
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from app.agents import service as agents_service
 from app.agents.notify import publish_change, publish_messages
 from app.agents.service import Change
 from app.auth.service import StaffUser
 from app.conversations import service as conversation_service
+from app.conversations.models import Author
 from app.conversations.service import StoredMessage
-from app.errors import Conflict
+from app.errors import AppError, Conflict
 from app.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 
 async def _apply(runtime: Runtime, fn: Callable[..., Change], **kwargs: Any) -> Change:
@@ -29,10 +34,20 @@ async def _apply(runtime: Runtime, fn: Callable[..., Change], **kwargs: Any) -> 
 
 
 async def assign_waiting(runtime: Runtime) -> list[Change]:
-    """With auto-assignment on, give waiting conversations to online agents with room."""
+    """With auto-assignment on, give waiting conversations to online agents with room.
+
+    Runs after another action committed (a resolve, a hand-back, an agent coming online):
+    if it fails, that action still stands and the conversations simply stay queued for a
+    claim, so the failure is logged rather than turned into the action's error."""
     if not runtime.settings.agents.auto_assign:
         return []
-    changes = await runtime.db.run(agents_service.assign_waiting, settings=runtime.settings.agents)
+    try:
+        changes = await runtime.db.run(
+            agents_service.assign_waiting, settings=runtime.settings.agents
+        )
+    except (AppError, SQLAlchemyError):
+        log.warning("auto-assignment failed; the conversations stay queued", exc_info=True)
+        return []
     for change in changes:
         await publish_change(runtime, change)
     return changes
@@ -89,9 +104,19 @@ def _find_agent_post(
     conn: Connection, *, conversation_id: str, client_id: str
 ) -> StoredMessage | None:
     found = conversation_service.find_client_post(
-        conn, conversation_id=conversation_id, client_id=client_id
+        conn, conversation_id=conversation_id, client_id=client_id, author=Author.AGENT
     )
     return found[0] if found else None
+
+
+def _same_post(stored: StoredMessage, *, agent: StaffUser, text: str, client_id: str) -> bool:
+    """Whether `stored` is this agent's earlier post of `text` (else the id is reused: 409)."""
+    if (stored.meta or {}).get("agent_id") == agent.id and stored.text == text:
+        return True
+    raise Conflict(
+        f"client_id {client_id!r} was already used for a different message; use a new "
+        "client_id for a new message"
+    )
 
 
 async def send_message(
@@ -103,7 +128,15 @@ async def send_message(
     client_id: str | None,
 ) -> tuple[StoredMessage, bool]:
     """Store and publish the owning agent's reply; a retried `client_id` returns the stored
-    message (second value True) instead of storing it twice."""
+    message (second value True) instead of storing it twice, even after the conversation was
+    resolved or transferred meanwhile."""
+    find = partial(
+        runtime.db.read, _find_agent_post, conversation_id=conversation_id, client_id=client_id
+    )
+    if client_id is not None:
+        stored = await find()
+        if stored is not None and _same_post(stored, agent=agent, text=text, client_id=client_id):
+            return stored, True
     try:
         change = await runtime.db.run(
             agents_service.add_agent_message,
@@ -115,14 +148,10 @@ async def send_message(
     except IntegrityError as exc:
         if client_id is None or not conversation_service.is_duplicate_client_id(exc):
             raise
-        stored = await runtime.db.read(
-            _find_agent_post, conversation_id=conversation_id, client_id=client_id
-        )
-        if stored is None or stored.text != text or stored.author != "agent":
-            raise Conflict(
-                f"client_id {client_id!r} was already used for a different message; use a new "
-                "client_id for a new message"
-            ) from exc
+        stored = await find()  # a concurrent twin stored it first
+        if stored is None:
+            raise Conflict("a concurrent post with this client_id failed; retry it") from exc
+        _same_post(stored, agent=agent, text=text, client_id=client_id)
         return stored, True
     await publish_messages(runtime, change)
     return change.messages[0], False

@@ -29,7 +29,7 @@ async def publish_turn(runtime: Runtime, *, conversation_id: str, stored: Stored
     channel = conversation_channel(conversation_id)
     for event in events:
         await broker.publish(channel, event)
-    if stored.handed_off:
+    if stored.handed_off or stored.reopened:
         await broker.publish(
             channel, status_event(conversation_id, last, stored.status, stored.agent_name)
         )

@@ -1,7 +1,9 @@
-"""Customer satisfaction: one rating (1..5, with an optional comment) per resolution."""
+"""Customer satisfaction: one rating (1..5, with an optional comment) per resolution, given
+through the API (the widget's form) or typed in the chat as a bare number after the request."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -10,38 +12,59 @@ from sqlalchemy.exc import IntegrityError
 
 from app.agents.models import CsatRating
 from app.conversations import service as conversation_service
-from app.conversations.models import Conversation, ConversationStatus
+from app.conversations.models import Conversation, Event
 from app.db import utcnow
 from app.errors import Conflict, NotFound
 
 _conversations = Conversation.__table__
 _ratings = CsatRating.__table__
+_events = Event.__table__
+
+# A message that is only a rating: "5", "4/5", "3 stars", "5 out of 5!".
+RATING_IN_TEXT = re.compile(r"^\s*([1-5])\s*(?:/\s*5|out of 5|stars?)?\s*[.!]*\s*$", re.I)
+
+
+def rating_in_text(text: str) -> int | None:
+    """The score of a message that is only a rating, else None."""
+    match = RATING_IN_TEXT.match(text)
+    return int(match.group(1)) if match else None
 
 
 def rate(
-    conn: Connection, *, conversation_id: str, score: int, comment: str | None
+    conn: Connection,
+    *,
+    conversation_id: str,
+    score: int,
+    comment: str | None,
+    via: str = "api",
 ) -> dict[str, Any]:
-    """Store the rating of the conversation's latest resolution (409 if it is not resolved or
-    that resolution was already rated)."""
-    row = conn.execute(
-        select(
-            _conversations.c.status,
-            _conversations.c.resolutions,
-            _conversations.c.assigned_agent_id,
-        ).where(_conversations.c.id == conversation_id)
-    ).first()
-    if row is None:
+    """Store the rating of the conversation's latest resolution, even if the customer wrote
+    again since (409 if it was never resolved, or that resolution was already rated). The
+    rating is credited to the agent who had the conversation when it was resolved."""
+    resolutions = conn.execute(
+        select(_conversations.c.resolutions).where(_conversations.c.id == conversation_id)
+    ).scalar()
+    if resolutions is None:
         raise NotFound(f"conversation {conversation_id} does not exist")
-    if row.status != ConversationStatus.RESOLVED or row.resolutions == 0:
+    if resolutions == 0:
         raise Conflict(
-            "this conversation is not resolved; a rating is asked for once it is resolved"
+            "nothing to rate yet: a rating is asked for once the conversation is resolved"
         )
+    resolved = conn.execute(
+        select(_events.c.data)
+        .where(
+            _events.c.conversation_id == conversation_id,
+            _events.c.type == "conversation.resolved",
+        )
+        .order_by(_events.c.id.desc())
+        .limit(1)
+    ).scalar()
     values = {
         "conversation_id": conversation_id,
-        "resolution": row.resolutions,
+        "resolution": resolutions,
         "score": score,
         "comment": comment,
-        "agent_id": row.assigned_agent_id,
+        "agent_id": (resolved or {}).get("agent_id"),
         "created_at": utcnow(),
     }
     try:
@@ -53,6 +76,11 @@ def rate(
         conn,
         conversation_id=conversation_id,
         type="csat.submitted",
-        data={"score": score, "resolution": row.resolutions, "agent_id": row.assigned_agent_id},
+        data={
+            "score": score,
+            "resolution": resolutions,
+            "agent_id": values["agent_id"],
+            "via": via,
+        },
     )
     return values

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
@@ -47,6 +47,8 @@ from app.deps import RuntimeDep
 from app.errors import NotFound
 from app.realtime.broker import STAFF_CHANNEL
 from app.realtime.events import presence_event
+
+CannedId = Annotated[int, Path(ge=1, le=2**63 - 1, description="A canned response's id.")]
 
 router = APIRouter(prefix="/api/v1/agent", tags=["agents"])
 admin_router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
@@ -320,8 +322,9 @@ async def get_presence(staff: CurrentStaff, runtime: RuntimeDep) -> list[AgentPr
 async def put_presence(
     presence_in: PresenceIn, staff: CurrentStaff, runtime: RuntimeDep
 ) -> list[AgentPresence]:
-    """Choose online, away or offline; going online may receive waiting conversations when
-    auto-assignment is on."""
+    """Choose online, away or offline. Going online may receive waiting conversations (with
+    auto-assignment on); going offline puts your open conversations back in the queue (away
+    keeps them)."""
     await runtime.db.run(set_presence, user_id=staff.id, status=presence_in.status)
     rows = await runtime.db.read(list_presence, settings=runtime.settings.agents)
     me = next((r for r in rows if r["id"] == staff.id), None)
@@ -334,6 +337,9 @@ async def put_presence(
         )
     if presence_in.status == "online":
         await flows.assign_waiting(runtime)
+        rows = await runtime.db.read(list_presence, settings=runtime.settings.agents)
+    elif presence_in.status == "offline" and await flows.release_agent(runtime, user_id=staff.id):
+        # Signing off: nobody is left waiting on them.
         rows = await runtime.db.read(list_presence, settings=runtime.settings.agents)
     return [AgentPresence.model_validate(r) for r in rows]
 
@@ -356,7 +362,7 @@ async def create_canned(
 
 @admin_router.put("/canned/{canned_id}")
 async def update_canned(
-    canned_id: int, canned_in: CannedIn, admin: CurrentAdmin, runtime: RuntimeDep
+    canned_id: CannedId, canned_in: CannedIn, admin: CurrentAdmin, runtime: RuntimeDep
 ) -> CannedRead:
     """Replace a canned response."""
     row = await runtime.db.run(
@@ -366,7 +372,7 @@ async def update_canned(
 
 
 @admin_router.delete("/canned/{canned_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_canned(canned_id: int, admin: CurrentAdmin, runtime: RuntimeDep) -> Response:
+async def delete_canned(canned_id: CannedId, admin: CurrentAdmin, runtime: RuntimeDep) -> Response:
     """Delete a canned response."""
     await runtime.db.run(canned_service.delete_canned, canned_id=canned_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -106,7 +106,7 @@ class TransferIn(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    agent_id: int = Field(description="The id of an active staff member.")
+    agent_id: int = Field(ge=1, le=2**63 - 1, description="The id of an active staff member.")
 
 
 class ActionResult(BaseModel):
@@ -215,6 +215,12 @@ class CsatRead(BaseModel):
     created_at: datetime
 
 
+class RatingRead(CsatRead):
+    """A stored rating as staff see it: with the agent it is credited to."""
+
+    agent_id: int | None
+
+
 class ContactIn(BaseModel):
     """The customer's email for a follow-up."""
 
@@ -269,4 +275,4 @@ class StaffConversationView(BaseModel):
     messages: list[MessageRead] = Field(description="The latest 200 messages, oldest first.")
     notes: list[NoteRead]
     events: list[EventRead]
-    ratings: list[CsatRead]
+    ratings: list[RatingRead]

@@ -103,6 +103,16 @@ def _refuse(conn: Connection, conversation_id: str, staff: StaffUser, action: st
     raise Conflict(f"this conversation is {state.status}; you cannot {action} it now")
 
 
+def _lock_owner(conn: Connection, conversation_id: str) -> int | None:
+    """The conversation's current owner, with the row locked for this transaction (PostgreSQL;
+    SQLite writers are already serialised), so the UPDATE that follows sees the same owner."""
+    return conn.execute(
+        select(_conversations.c.assigned_agent_id)
+        .where(_conversations.c.id == conversation_id)
+        .with_for_update()
+    ).scalar()
+
+
 def _owned_by(staff: StaffUser, *, admin_overrides: bool) -> Any:
     """Condition: assigned to `staff` (or to anyone, for an admin when `admin_overrides`)."""
     mine = and_(_conversations.c.status == ASSIGNED, _conversations.c.assigned_agent_id == staff.id)
@@ -218,12 +228,16 @@ def assign_waiting(conn: Connection, *, settings: AgentSettings, limit: int = 20
         .where(_conversations.c.status == QUEUED)
         .order_by(_conversations.c.queued_at)
         .limit(limit)
+        .with_for_update(skip_locked=True)
     ).scalars()
     for conversation_id in list(waiting):
         agent = pick_agent(conn, now=utcnow(), settings=settings)
         if agent is None:
             break
-        changes.append(assign_queued(conn, conversation_id=conversation_id, agent=agent))
+        try:
+            changes.append(assign_queued(conn, conversation_id=conversation_id, agent=agent))
+        except Conflict:
+            continue  # claimed meanwhile (the UPDATE matched nothing, nothing was written)
     return changes
 
 
@@ -292,15 +306,15 @@ def list_notes(conn: Connection, *, conversation_id: str) -> list[dict[str, Any]
 
 def resolve(conn: Connection, *, conversation_id: str, staff: StaffUser) -> Change:
     """Close the conversation and ask the customer for a rating. Its owner (or an admin)
-    resolves an assigned conversation; any staff member may close a queued one (e.g. after
-    following up by email)."""
+    resolves an assigned conversation; an admin may also close a queued one (e.g. spam, or
+    after following up by email); agents claim first."""
     now = utcnow()
+    closable = _owned_by(staff, admin_overrides=True)
+    if staff.is_admin:
+        closable = or_(_conversations.c.status == QUEUED, closable)
     row = conn.execute(
         update(_conversations)
-        .where(
-            _conversations.c.id == conversation_id,
-            or_(_conversations.c.status == QUEUED, _owned_by(staff, admin_overrides=True)),
-        )
+        .where(_conversations.c.id == conversation_id, closable)
         .values(
             status=RESOLVED,
             resolved_at=now,
@@ -353,6 +367,7 @@ def handback(conn: Connection, *, conversation_id: str, staff: StaffUser) -> Cha
     history, no intent in progress): the bot answers the customer's next message and never
     re-reads the ones a person handled, so it cannot hand the same message off again."""
     now = utcnow()
+    owner = _lock_owner(conn, conversation_id)
     row = conn.execute(
         update(_conversations)
         .where(_conversations.c.id == conversation_id, _owned_by(staff, admin_overrides=True))
@@ -364,9 +379,7 @@ def handback(conn: Connection, *, conversation_id: str, staff: StaffUser) -> Cha
             updated_at=now,
             last_seq=_conversations.c.last_seq + 1,
         )
-        .returning(
-            _conversations.c.last_seq, _conversations.c.dialog, _conversations.c.assigned_agent_id
-        )
+        .returning(_conversations.c.last_seq, _conversations.c.dialog)
     ).first()
     if row is None:
         _refuse(conn, conversation_id, staff, "hand back")
@@ -386,9 +399,9 @@ def handback(conn: Connection, *, conversation_id: str, staff: StaffUser) -> Cha
         conn,
         conversation_id=conversation_id,
         type="conversation.handback",
-        data={"by": staff.id, "agent_id": row.assigned_agent_id, "seq": message.seq},
+        data={"by": staff.id, "agent_id": owner, "seq": message.seq},
     )
-    return Change(conversation_id, BOT, [message], previous_agent_id=row.assigned_agent_id)
+    return Change(conversation_id, BOT, [message], previous_agent_id=owner)
 
 
 def transfer(
@@ -403,6 +416,7 @@ def transfer(
     if target.id == staff.id:
         raise Conflict("you cannot transfer a conversation to yourself")
     now = utcnow()
+    owner = _lock_owner(conn, conversation_id)
     row = conn.execute(
         update(_conversations)
         .where(
@@ -437,14 +451,14 @@ def transfer(
         conn,
         conversation_id=conversation_id,
         type="conversation.transferred",
-        data={"by": staff.id, "to": target.id, "seq": message.seq},
+        data={"by": staff.id, "from": owner, "to": target.id, "seq": message.seq},
     )
     return Change(
         conversation_id,
         ASSIGNED,
         [message],
         agent=AgentRef(int(target.id), str(target.name)),
-        previous_agent_id=staff.id,
+        previous_agent_id=owner,
     )
 
 

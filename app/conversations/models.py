@@ -60,12 +60,16 @@ class Conversation(Base):
 
 
 class Message(Base):
-    """One message; `seq` is gapless within its conversation, `client_id` makes posts idempotent."""
+    """One message; `seq` is gapless within its conversation, `client_id` makes an author's posts
+    idempotent."""
 
     __tablename__ = "messages"
     __table_args__ = (
         UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
-        UniqueConstraint("conversation_id", "client_id", name="uq_messages_conversation_client"),
+        # Customers and agents choose client ids independently: unique per author.
+        UniqueConstraint(
+            "conversation_id", "author", "client_id", name="uq_messages_conversation_client"
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

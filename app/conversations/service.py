@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, case, insert, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
-from app.conversations.models import Conversation, ConversationStatus, Event, Message
+from app.conversations.models import Author, Conversation, ConversationStatus, Event, Message
 from app.db import utcnow
 from app.errors import NotFound
 from app.security import hash_token, new_token
@@ -102,9 +102,11 @@ CLIENT_ID_CONSTRAINT = "uq_messages_conversation_client"
 
 
 def is_duplicate_client_id(exc: IntegrityError) -> bool:
-    """Whether `exc` is the unique constraint on (conversation_id, client_id) of messages."""
+    """Whether `exc` is the unique constraint on (conversation_id, author, client_id)."""
     text = str(exc.orig)
-    return CLIENT_ID_CONSTRAINT in text or "messages.conversation_id, messages.client_id" in text
+    return CLIENT_ID_CONSTRAINT in text or (
+        "messages.conversation_id, messages.author, messages.client_id" in text
+    )
 
 
 def get_token_hash(conn: Connection, *, conversation_id: str) -> str | None:
@@ -113,12 +115,19 @@ def get_token_hash(conn: Connection, *, conversation_id: str) -> str | None:
 
 
 def find_client_post(
-    conn: Connection, *, conversation_id: str, client_id: str
+    conn: Connection,
+    *,
+    conversation_id: str,
+    client_id: str,
+    author: str = Author.CUSTOMER,
 ) -> tuple[StoredMessage, StoredMessage | None] | None:
-    """The message posted with `client_id` and the bot's reply to it, if it was posted."""
+    """The message `author` posted with `client_id` and the bot's reply to it, if it was
+    posted."""
     seq = conn.execute(
         select(_messages.c.seq).where(
-            _messages.c.conversation_id == conversation_id, _messages.c.client_id == client_id
+            _messages.c.conversation_id == conversation_id,
+            _messages.c.author == author,
+            _messages.c.client_id == client_id,
         )
     ).scalar()
     if seq is None:

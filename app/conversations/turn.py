@@ -30,6 +30,7 @@ from app.agents import service as agents_service
 from app.agents.availability import QueueNotice, handoff_notice
 from app.agents.notify import publish_turn
 from app.agents.packet import build_packet
+from app.agents.ratings import rate, rating_in_text
 from app.agents.service import find_email
 from app.config import Settings
 from app.conversations import service as conversation_service
@@ -186,6 +187,7 @@ class StoredTurn:
     queue_action: str | None = None  # "added" on handoff, "updated" for a message while queued
     handed_off: bool = False
     agent_name: str | None = None
+    reopened: bool = False  # a resolved conversation the customer wrote to again
 
     @property
     def messages(self) -> list[StoredMessage]:
@@ -226,6 +228,28 @@ def _store_for_person(
         extra,
         queue_action="updated" if queued else None,
     )
+
+
+def _rating_from_chat(
+    conn: Connection, *, conversation_id: str, customer: StoredMessage
+) -> StoredTurn | None:
+    """A resolved conversation's customer who answers the rating request with a bare number
+    ("5", "4/5") rates the resolution; the service thanks them and the conversation stays
+    resolved. None when the message is not a rating or the resolution was already rated."""
+    score = rating_in_text(customer.text)
+    if score is None:
+        return None
+    try:
+        rate(conn, conversation_id=conversation_id, score=score, comment=None, via="chat")
+    except Conflict:
+        return None
+    thanks = agents_service.system_message(
+        customer.seq + 1, f"Thank you for your rating ({score}/5)!", "csat_thanks", utcnow()
+    )
+    conversation_service.insert_messages(
+        conn, conversation_id=conversation_id, messages=[customer, thanks]
+    )
+    return StoredTurn(customer, None, ConversationStatus.RESOLVED, extra=(thanks,))
 
 
 def _hand_off(
@@ -322,9 +346,14 @@ def _decide_and_store(
         )
 
     dialog = Dialog.from_json(reservation.dialog)
+    reopened = False
     if reservation.status == ConversationStatus.RESOLVED:
+        rated = _rating_from_chat(conn, conversation_id=conversation_id, customer=customer)
+        if rated is not None:
+            return rated
         conversation_service.reopen(conn, conversation_id=conversation_id)
         dialog = Dialog(customer_turns=dialog.customer_turns, bot_turns=dialog.bot_turns)
+        reopened = True
     plan = plan_turn(understanding, dialog, catalog, settings)
     outcome = None
     if plan.needs_action:
@@ -373,7 +402,7 @@ def _decide_and_store(
         data={"seq": bot.seq, "intent": decision.intent, **reply.meta["decision"]},
     )
     if notice is None:
-        return StoredTurn(customer, bot, ConversationStatus.BOT)
+        return StoredTurn(customer, bot, ConversationStatus.BOT, reopened=reopened)
     if notice.assigned_to is None:
         return StoredTurn(
             customer, bot, ConversationStatus.QUEUED, queue_action="added", handed_off=True

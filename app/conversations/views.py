@@ -5,6 +5,7 @@ from __future__ import annotations
 from app.conversations.schemas import MessageRead
 from app.conversations.service import StoredMessage
 
+# "agent_id" is deliberately absent: customers see an agent's display name only.
 PUBLIC_META_KEYS = (
     "kind",
     "reason",
@@ -20,14 +21,15 @@ PUBLIC_META_KEYS = (
 
 
 def message_read(message: StoredMessage) -> MessageRead:
-    """The public view of a stored message (internal signals stay out)."""
+    """The public view of a stored message (internal signals, and the client ids of anyone but
+    the customer, stay out)."""
     stored_meta = message.meta or {}
     return MessageRead(
         seq=message.seq,
         author=message.author,
         text=message.text,
         created_at=message.created_at,
-        client_id=message.client_id,
+        client_id=message.client_id if message.author == "customer" else None,
         meta={k: stored_meta[k] for k in PUBLIC_META_KEYS if k in stored_meta},
     )
 

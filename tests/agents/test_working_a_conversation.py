@@ -234,3 +234,108 @@ async def test_conversation_view_for_customer_and_staff(desk: Desk) -> None:
     other, _ = await desk.handed_off()
     wrong = await desk.client.get(url, headers=other[1])
     assert wrong.status_code == 403
+
+
+async def test_a_rating_typed_in_the_chat_is_recorded(desk: Desk) -> None:
+    opened, _ = await desk.handed_off()
+    await desk.claim(opened, desk.alice)
+    await desk.client.post(f"/api/v1/agent/conversations/{opened[0]}/resolve", headers=desk.alice)
+    rated = await ask(desk.client, opened, "5/5")
+    assert rated.status_code == 201 and rated.json()["reply"] is None
+    assert (await desk.customer_messages(opened))[-1]["text"] == "Thank you for your rating (5/5)!"
+    view = await desk.staff_view(opened)
+    assert view["status"] == "resolved"
+    assert [(r["score"], r["resolution"]) for r in view["ratings"]] == [(5, 1)]
+    submitted = [e for e in view["events"] if e["type"] == "csat.submitted"]
+    assert submitted[0]["data"] == {
+        "score": 5,
+        "resolution": 1,
+        "agent_id": desk.alice_id,
+        "via": "chat",
+    }
+    # Once rated, a number is just a message: the conversation reopens with the bot.
+    again = await ask(desk.client, opened, "4")
+    assert again.json()["reply"] is not None
+    assert (await desk.staff_view(opened))["status"] == "bot"
+
+
+async def test_the_form_rates_the_last_resolution_even_after_the_customer_wrote_again(
+    desk: Desk,
+) -> None:
+    opened, _ = await desk.handed_off()
+    await desk.claim(opened, desk.alice)
+    await desk.client.post(f"/api/v1/agent/conversations/{opened[0]}/resolve", headers=desk.alice)
+    await ask(desk.client, opened, "How do I reset my password?")
+    rated = await desk.client.post(
+        f"/api/v1/conversations/{opened[0]}/csat", json={"score": 3}, headers=opened[1]
+    )
+    assert rated.status_code == 201, rated.text
+    ratings = (await desk.staff_view(opened))["ratings"]
+    assert [(r["score"], r["agent_id"]) for r in ratings] == [(3, desk.alice_id)]
+
+
+async def test_admin_handback_and_transfer_record_the_previous_owner(desk: Desk) -> None:
+    first, _ = await desk.handed_off()
+    await desk.claim(first, desk.alice)
+    back = await desk.client.post(
+        f"/api/v1/agent/conversations/{first[0]}/handback", headers=desk.admin
+    )
+    assert back.status_code == 200
+    event = next(
+        e for e in (await desk.staff_view(first))["events"] if e["type"] == "conversation.handback"
+    )
+    assert event["data"]["agent_id"] == desk.alice_id
+    second, _ = await desk.handed_off()
+    await desk.claim(second, desk.alice)
+    moved = await desk.client.post(
+        f"/api/v1/agent/conversations/{second[0]}/transfer",
+        json={"agent_id": desk.bob_id},
+        headers=desk.admin,
+    )
+    assert moved.status_code == 200
+    event = next(
+        e
+        for e in (await desk.staff_view(second))["events"]
+        if e["type"] == "conversation.transferred"
+    )
+    assert event["data"]["from"] == desk.alice_id and event["data"]["to"] == desk.bob_id
+    huge = await desk.client.post(
+        f"/api/v1/agent/conversations/{second[0]}/transfer",
+        json={"agent_id": 2**70},
+        headers=desk.admin,
+    )
+    assert huge.status_code == 422
+
+
+async def test_client_ids_are_per_author_and_agent_retries_survive_resolve(desk: Desk) -> None:
+    opened, _ = await desk.handed_off()
+    await desk.claim(opened, desk.alice)
+    assert (await ask(desk.client, opened, "hello?", client_id="m-1")).status_code == 201
+    sent = await desk.agent_says(opened, desk.alice, "Hi there", client_id="m-1")
+    assert sent.status_code == 201, sent.text
+    mine = [m for m in await desk.customer_messages(opened) if m["author"] == "agent"]
+    assert mine[0]["client_id"] is None and "agent_id" not in mine[0]["meta"]
+    await desk.client.post(f"/api/v1/agent/conversations/{opened[0]}/resolve", headers=desk.alice)
+    retry = await desk.agent_says(opened, desk.alice, "Hi there", client_id="m-1")
+    assert (
+        retry.status_code == 200 and retry.json()["message"]["seq"] == sent.json()["message"]["seq"]
+    )
+
+
+async def test_agents_claim_before_resolving_and_signing_off_requeues(desk: Desk) -> None:
+    opened, _ = await desk.handed_off()
+    url = f"/api/v1/agent/conversations/{opened[0]}/resolve"
+    refused = await desk.client.post(url, headers=desk.bob)
+    assert refused.status_code == 409 and "claim it" in refused.json()["error"]["message"]
+    await desk.online(desk.alice)
+    await desk.claim(opened, desk.alice)
+    off = await desk.client.put(
+        "/api/v1/agent/presence", json={"status": "offline"}, headers=desk.alice
+    )
+    assert off.status_code == 200
+    assert (await desk.staff_view(opened))["status"] == "queued"
+    spam, _ = await desk.handed_off()
+    closed = await desk.client.post(
+        f"/api/v1/agent/conversations/{spam[0]}/resolve", headers=desk.admin
+    )
+    assert closed.status_code == 200 and closed.json()["status"] == "resolved"

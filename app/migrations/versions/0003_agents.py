@@ -1,5 +1,6 @@
 """Staff accounts and tokens; conversations gain assignment, queue times, the handoff packet,
-follow-up contact and resolution count; internal notes, canned responses, CSAT ratings.
+follow-up contact and resolution count; message client ids unique per author; internal notes,
+canned responses, CSAT ratings.
 
 Revision ID: 0003
 Revises: 0002
@@ -61,6 +62,12 @@ def upgrade() -> None:
             ondelete="SET NULL",
         )
         batch.create_index("ix_conversations_assigned_agent_id", ["assigned_agent_id"])
+    # Customers and agents choose client ids independently: unique per author.
+    with op.batch_alter_table("messages") as batch:
+        batch.drop_constraint("uq_messages_conversation_client", type_="unique")
+        batch.create_unique_constraint(
+            "uq_messages_conversation_client", ["conversation_id", "author", "client_id"]
+        )
     op.create_table(
         "conversation_notes",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
@@ -110,6 +117,11 @@ def downgrade() -> None:
     op.drop_table("csat_ratings")
     op.drop_table("canned_responses")
     op.drop_table("conversation_notes")
+    with op.batch_alter_table("messages") as batch:
+        batch.drop_constraint("uq_messages_conversation_client", type_="unique")
+        batch.create_unique_constraint(
+            "uq_messages_conversation_client", ["conversation_id", "client_id"]
+        )
     with op.batch_alter_table("conversations") as batch:
         batch.drop_index("ix_conversations_assigned_agent_id")
         batch.drop_constraint("fk_conversations_assigned_agent_id_users", type_="foreignkey")
