@@ -140,12 +140,17 @@ async def claim_race(
         attempts.extend((agent_id, headers, cid) for cid in order)
     rng.shuffle(attempts)
     gate = asyncio.Semaphore(200)
+    errors: Counter[str] = Counter()
 
     async def attempt(agent_id: int, headers: dict[str, str], cid: str) -> tuple[str, int, int]:
         async with gate:
-            response = await client.post(
-                f"/api/v1/agent/conversations/{cid}/claim", headers=headers
-            )
+            try:
+                response = await client.post(
+                    f"/api/v1/agent/conversations/{cid}/claim", headers=headers
+                )
+            except httpx.TransportError as exc:
+                errors[type(exc).__name__] += 1
+                return cid, agent_id, -1
         return cid, agent_id, response.status_code
 
     started = time.perf_counter()
@@ -174,6 +179,8 @@ async def claim_race(
         "unclaimed": unclaimed,
         "mismatched": mismatched,
         "seconds": seconds,
+        "errors": dict(errors),
+        "codes": dict(codes),
     }
 
 
@@ -191,7 +198,11 @@ async def reset_postgres(url: str) -> None:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.database_url:
         await reset_postgres(args.database_url)
-    env = {"SWITCHBOARD_ADMIN_EMAIL": ADMIN_EMAIL, "SWITCHBOARD_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    env = {
+        "SWITCHBOARD_ADMIN_EMAIL": ADMIN_EMAIL,
+        "SWITCHBOARD_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "SWITCHBOARD_LOG_LEVEL": args.log_level,
+    }
     if args.database_url:
         env["SWITCHBOARD_DATABASE_URL"] = args.database_url
     with tempfile.TemporaryDirectory() as tmp:
@@ -206,6 +217,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 latency = await message_latency(
                     client, f"ws://127.0.0.1:{port}", agents[0][1], args.messages
                 )
+            # The race opens a connection per claim, like 50 separate browsers: with httpx's
+            # shared keep-alive pool under 200 concurrent requests the client itself became
+            # the bottleneck (5x slower) and saw a few connection resets.
+            fresh = httpx.Limits(max_connections=200, max_keepalive_connections=0)
+            async with httpx.AsyncClient(base_url=base, timeout=60, limits=fresh) as client:
                 race = await claim_race(client, agents, args.conversations, admin)
         finally:
             stop_server(process)
@@ -224,7 +240,7 @@ def table(result: dict[str, Any], args: argparse.Namespace) -> str:
     race = result["race"]
     return "\n".join(
         [
-            "### Agents: live messages and the claim race",
+            f"### Agents ({result['database']}): live messages and the claim race",
             "",
             f"`{command_line()}` on {machine_description()}, "
             f"{datetime.now(UTC):%Y-%m-%d}, {result['database']}, one service process "
@@ -241,6 +257,7 @@ def table(result: dict[str, Any], args: argparse.Namespace) -> str:
             f"| Claims won (200) / refused (409) / other | {race['ok']} / {race['conflict']} / "
             f"{race['other']} |",
             f"| Double assignments | **{race['double']}** |",
+            f"| Transport errors (connection reset) | {sum(race['errors'].values())} |",
             f"| Conversations left unclaimed | {race['unclaimed']} |",
             f"| Stored owner or assignment events not matching the winner | {race['mismatched']} |",
         ]
@@ -253,6 +270,7 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=50)
     parser.add_argument("--conversations", type=int, default=100)
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL (emptied first)")
+    parser.add_argument("--log-level", default="warning", help="the service's log level")
     parser.add_argument("--section", default=None, help="docs section name (default by database)")
     parser.add_argument("--write", action="store_true", help="update docs/BENCHMARKS.md")
     args = parser.parse_args()
