@@ -157,6 +157,13 @@ class Settings(BaseSettings):
         description="Redis URL (redis://host:6379/0) for live events across several processes; "
         "unset keeps them in process.",
     )
+    kb_poll_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=300,
+        description="How often each process checks the database for knowledge changes made "
+        "elsewhere (changes made in the process, or announced over Redis, apply at once).",
+    )
     auth: AuthSettings = Field(default_factory=AuthSettings)
     agents: AgentSettings = Field(default_factory=AgentSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)

@@ -23,12 +23,15 @@ from app.auth.throttle import LoginThrottle
 from app.config import Settings
 from app.conversations.router import router as conversations_router
 from app.errors import install_error_handlers
+from app.kb.router import router as kb_router
+from app.kb.transfer_router import router as kb_transfer_router
 from app.nlp.embedder import Embedder
 from app.realtime.streams import router as streams_router
 from app.runtime import Runtime
 
 WEB_DIR = Path(__file__).parent / "web"
 MAX_BODY_BYTES = 256 * 1024
+KB_BODY_BYTES = 64 * 1024 * 1024  # knowledge-base imports and long articles
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +68,12 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         allow_credentials=False,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
         allow_headers=["Authorization", "Content-Type"],
-        expose_headers=["Server-Timing", "Idempotent-Replayed", "Retry-After"],
+        expose_headers=[
+            "Server-Timing",
+            "Idempotent-Replayed",
+            "Retry-After",
+            "X-Knowledge-Revision",
+        ],
         max_age=600,
     )
     app.include_router(health.router)
@@ -76,6 +84,8 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     app.include_router(admin_users_router, max_body_size=MAX_BODY_BYTES)
     app.include_router(agents_router, max_body_size=MAX_BODY_BYTES)
     app.include_router(agents_admin_router, max_body_size=MAX_BODY_BYTES)
+    app.include_router(kb_router, max_body_size=KB_BODY_BYTES)
+    app.include_router(kb_transfer_router, max_body_size=KB_BODY_BYTES)
     app.include_router(streams_router)  # WebSockets: frames are capped in app/realtime
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
 

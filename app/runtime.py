@@ -18,6 +18,7 @@ from app.intents.engine import IntentEngine
 from app.kb import service as kb_service
 from app.kb.knowledge import BuildReport, KnowledgeIndex
 from app.kb.loader import load_folder
+from app.kb.refresher import IndexRefresher
 from app.nlp.batcher import MicroBatcher
 from app.nlp.embedder import Embedder
 from app.nlp.sentiment import SentimentModel
@@ -40,6 +41,7 @@ class Runtime:
     sentiment: SentimentModel
     customer_access: CustomerAccess
     broker: Broker
+    refresher: IndexRefresher | None = None
     startup_seconds: float = 0.0
 
     @classmethod
@@ -97,6 +99,14 @@ class Runtime:
         except BaseException:
             await runtime.stop()
             raise
+        runtime.refresher = IndexRefresher(
+            db=db,
+            knowledge=knowledge,
+            encode=batcher.encode_many,
+            broker=runtime.broker,
+            poll_seconds=settings.kb_poll_seconds,
+        )
+        runtime.refresher.start()
         runtime.startup_seconds = time.perf_counter() - began
         log.info("ready in %.1fs (encoder: %s)", runtime.startup_seconds, embedder.backend)
         return runtime
@@ -124,6 +134,8 @@ class Runtime:
 
     async def stop(self) -> None:
         """Release the encoder thread, the intents' HTTP client and the database pool."""
+        if self.refresher is not None:
+            await self.refresher.stop()
         await self.broker.close()
         await self.intents.close()
         await self.batcher.close()

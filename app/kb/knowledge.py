@@ -8,10 +8,11 @@ cosine, adjusted by how well each article's centroid fits the query) is describe
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +63,47 @@ class _Snapshot:
     revision: int
 
 
+@dataclass
+class _BuildPlan:
+    """The passages of a build, in order, and which of them still need a vector."""
+
+    rows: list[np.ndarray] = field(default_factory=list)
+    article_ids: list[int] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    hashes: list[str] = field(default_factory=list)
+    to_embed: list[tuple[int, str]] = field(default_factory=list)  # (row, text)
+
+
+def _plan_build(
+    cached: StoredPassages, articles: list[Article], chunk_words: int, dimension: int
+) -> _BuildPlan:
+    """Lay out every article's passages, reusing cached vectors of unchanged articles."""
+    reusable: dict[tuple[int, str], list[int]] = {}
+    for row, (aid, digest) in enumerate(
+        zip(cached.article_ids.tolist(), cached.content_hashes, strict=True)
+    ):
+        reusable.setdefault((aid, digest), []).append(row)
+    plan = _BuildPlan()
+    for article in articles:
+        passages = article_passages(
+            article.title, article.body, article.questions, max_words=chunk_words
+        )
+        cached_rows = reusable.get((article.id, article.content_hash))
+        if cached_rows is not None and len(cached_rows) == len(passages):
+            plan.rows.extend(cached.vectors[r] for r in cached_rows)
+        else:
+            for passage in passages:
+                plan.to_embed.append((len(plan.rows), passage.text))
+                plan.rows.append(np.zeros(dimension, np.float32))  # filled after encoding
+        for passage in passages:
+            plan.article_ids.append(article.id)
+            plan.kinds.append(passage.kind)
+            plan.texts.append(passage.text)
+            plan.hashes.append(article.content_hash)
+    return plan
+
+
 class KnowledgeIndex:
     """Holds the current searchable snapshot of published knowledge."""
 
@@ -83,6 +125,7 @@ class KnowledgeIndex:
             VectorIndex(StoredPassages.empty(dimension), centroid_weight=centroid_weight), {}, 0
         )
         self.last_build: BuildReport | None = None
+        self._built = False
 
     @property
     def revision(self) -> int:
@@ -97,70 +140,68 @@ class KnowledgeIndex:
     async def rebuild(
         self, articles: list[Article], *, revision: int, encode: EncodeMany
     ) -> BuildReport:
-        """Index `articles`, embedding only passages not already persisted, then swap in."""
-        started = time.perf_counter()
-        cached = StoredPassages.load(
-            self._folder, model_key=self._model_key, dimension=self._dimension
-        )
-        reusable: dict[tuple[int, str], list[int]] = {}
-        for row, (aid, digest) in enumerate(
-            zip(cached.article_ids.tolist(), cached.content_hashes, strict=True)
-        ):
-            reusable.setdefault((aid, digest), []).append(row)
+        """Index `articles`, embedding only passages whose article changed, then swap in.
 
-        rows: list[np.ndarray] = []
-        article_ids: list[int] = []
-        kinds: list[str] = []
-        texts: list[str] = []
-        hashes: list[str] = []
-        to_embed: list[tuple[int, str]] = []  # (position in output, text)
-        for article in articles:
-            passages = article_passages(
-                article.title, article.body, article.questions, max_words=self._chunk_words
+        Unchanged passages are reused from the live snapshot (or, on the first build, from the
+        persisted store); only new or edited articles are encoded. Building the FAISS index and
+        saving the store run in a worker thread, so searches keep being answered from the old
+        snapshot until the new one is swapped in with one assignment."""
+        started = time.perf_counter()
+        cached = self._snapshot.index.passages
+        if not self._built:
+            cached = await asyncio.to_thread(
+                StoredPassages.load,
+                self._folder,
+                model_key=self._model_key,
+                dimension=self._dimension,
             )
-            cached_rows = reusable.get((article.id, article.content_hash))
-            if cached_rows is not None and len(cached_rows) == len(passages):
-                rows.extend(cached.vectors[r] for r in cached_rows)
-            else:
-                for passage in passages:
-                    to_embed.append((len(rows), passage.text))
-                    rows.append(np.zeros(self._dimension, np.float32))  # filled below
-            for passage in passages:
-                article_ids.append(article.id)
-                kinds.append(passage.kind)
-                texts.append(passage.text)
-                hashes.append(article.content_hash)
-        if to_embed:
-            fresh = await encode([text for _, text in to_embed])
-            for (position, _), vector in zip(to_embed, fresh, strict=True):
-                rows[position] = vector
-        vectors = (
-            np.vstack(rows).astype(np.float32)
-            if rows
-            else np.zeros((0, self._dimension), np.float32)
+        plan = _plan_build(cached, articles, self._chunk_words, self._dimension)
+        if plan.to_embed:
+            fresh = await encode([text for _, text in plan.to_embed])
+            for (position, _), vector in zip(plan.to_embed, fresh, strict=True):
+                plan.rows[position] = vector
+        index = await asyncio.to_thread(
+            self._assemble, plan, save=bool(plan.to_embed) or len(cached.kinds) != len(plan.kinds)
         )
-        stored = StoredPassages(vectors, np.asarray(article_ids, np.int64), kinds, texts, hashes)
-        if to_embed or len(cached.kinds) != len(kinds):
-            stored.save(self._folder, model_key=self._model_key)
         refs = {a.id: ArticleRef(a.id, a.slug, a.title, a.body) for a in articles}
-        index = VectorIndex(stored, centroid_weight=self._centroid_weight)
         self._snapshot = _Snapshot(index, refs, revision)
+        self._built = True
         report = BuildReport(
             articles=len(articles),
-            passages=len(kinds),
-            embedded=len(to_embed),
+            passages=len(plan.kinds),
+            embedded=len(plan.to_embed),
             seconds=time.perf_counter() - started,
             revision=revision,
         )
         self.last_build = report
         log.info(
-            "knowledge index ready: %d articles, %d passages, %d embedded, %.2fs",
+            "knowledge index ready: revision %d, %d articles, %d passages, %d embedded, %.2fs",
+            report.revision,
             report.articles,
             report.passages,
             report.embedded,
             report.seconds,
         )
         return report
+
+    def _assemble(self, plan: _BuildPlan, *, save: bool) -> VectorIndex:
+        vectors = (
+            np.vstack(plan.rows).astype(np.float32)
+            if plan.rows
+            else np.zeros((0, self._dimension), np.float32)
+        )
+        stored = StoredPassages(
+            vectors, np.asarray(plan.article_ids, np.int64), plan.kinds, plan.texts, plan.hashes
+        )
+        if save:
+            stored.save(self._folder, model_key=self._model_key)
+        return VectorIndex(stored, centroid_weight=self._centroid_weight)
+
+    def snapshot_vectors(self) -> tuple[StoredPassages, dict[int, ArticleRef]]:
+        """The live snapshot's passage vectors and its articles, read together (read-only: for
+        reports such as near-duplicate articles; do not modify the arrays)."""
+        snapshot = self._snapshot
+        return snapshot.index.passages, snapshot.articles
 
     def search(self, query: np.ndarray, *, limit: int) -> list[KbHit]:
         """The best `limit` articles for a unit query vector, best first."""

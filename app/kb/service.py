@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import utcnow
+from app.kb import articles
 from app.kb.loader import ArticleIn
-from app.kb.models import Article, KbRevision
+from app.kb.models import Article
 
 
 @dataclass(frozen=True)
@@ -30,23 +30,12 @@ class SyncReport:
 
 async def get_revision(session: AsyncSession) -> int:
     """The knowledge revision number (0 before anything was loaded)."""
-    value = await session.scalar(select(KbRevision.revision).where(KbRevision.id == 1))
-    return int(value or 0)
+    return await session.run_sync(lambda s: articles.get_revision(s.connection()))
 
 
 async def bump_revision(session: AsyncSession) -> int:
     """Record that published knowledge changed; returns the new revision."""
-    current = await session.scalar(
-        update(KbRevision)
-        .where(KbRevision.id == 1)
-        .values(revision=KbRevision.revision + 1, updated_at=utcnow())
-        .returning(KbRevision.revision)
-    )
-    if current is None:
-        session.add(KbRevision(id=1, revision=1, updated_at=utcnow()))
-        await session.flush()
-        return 1
-    return int(current)
+    return await session.run_sync(lambda s: articles.bump_revision(s.connection()))
 
 
 def article_from_file(article_in: ArticleIn, **extra: Any) -> Article:

@@ -1,0 +1,301 @@
+"""Admins' article editing: create, update, delete, list and search, every version kept,
+revert; the caller owns the transaction (a synchronous `Connection`, via `Database.run`).
+
+Any change to what is published bumps the knowledge revision in the same transaction; the
+index refresher (app/kb/refresher.py) sees the new revision and swaps in a rebuilt index off
+the request path. An article edited through the API becomes `source = "api"`, so the
+knowledge folder sync at start-up never overwrites an admin's edit.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import String, cast, delete, func, insert, or_, select, update
+from sqlalchemy.engine import Connection, RowMapping
+
+from app.auth.models import User
+from app.db import utcnow
+from app.errors import Conflict, NotFound
+from app.kb.loader import ArticleIn
+from app.kb.models import Article, ArticleVersion, KbRevision
+from app.kb.schemas import ArticleDraft
+
+_articles = Article.__table__
+_versions = ArticleVersion.__table__
+_revision = KbRevision.__table__
+_users = User.__table__
+
+PUBLISHED = "published"
+
+
+def bump_revision(conn: Connection) -> int:
+    """Record that published knowledge changed; returns the new revision."""
+    now = utcnow()
+    current = conn.execute(
+        update(_revision)
+        .where(_revision.c.id == 1)
+        .values(revision=_revision.c.revision + 1, updated_at=now)
+        .returning(_revision.c.revision)
+    ).scalar()
+    if current is None:
+        conn.execute(insert(_revision).values(id=1, revision=1, updated_at=now))
+        return 1
+    return int(current)
+
+
+def get_revision(conn: Connection) -> int:
+    """The knowledge revision (0 before anything was loaded)."""
+    return int(conn.execute(select(_revision.c.revision).where(_revision.c.id == 1)).scalar() or 0)
+
+
+def content_hash(draft: ArticleDraft) -> str:
+    """The digest the index keys an article's passages by (same as for files)."""
+    return ArticleIn(
+        slug="",
+        title=draft.title,
+        body=draft.body,
+        questions=tuple(draft.questions),
+        tags=tuple(draft.tags),
+    ).content_hash
+
+
+def slugify(title: str) -> str:
+    """A lower-case URL-safe name made from a title."""
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+    return slug[:180] or "article"
+
+
+def _free_slug(conn: Connection, wanted: str, *, exclude_id: int | None = None) -> str:
+    taken = {
+        row
+        for row in conn.execute(
+            select(_articles.c.slug).where(
+                or_(_articles.c.slug == wanted, _articles.c.slug.like(f"{wanted}-%")),
+                _articles.c.id != (exclude_id or -1),
+            )
+        ).scalars()
+    }
+    if wanted not in taken:
+        return wanted
+    n = 2
+    while f"{wanted}-{n}" in taken:
+        n += 1
+    return f"{wanted}-{n}"
+
+
+def _record_version(
+    conn: Connection, row: RowMapping, *, change: str, author_id: int | None
+) -> None:
+    conn.execute(
+        insert(_versions).values(
+            article_id=row["id"],
+            version=row["version"],
+            title=row["title"],
+            body=row["body"],
+            questions=list(row["questions"]),
+            tags=list(row["tags"]),
+            status=row["status"],
+            change=change,
+            author_id=author_id,
+            created_at=utcnow(),
+        )
+    )
+
+
+def get_article(conn: Connection, *, article_id: int) -> dict[str, Any]:
+    """One article (404 if there is none)."""
+    row = conn.execute(select(_articles).where(_articles.c.id == article_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"article {article_id} does not exist")
+    return dict(row)
+
+
+def list_articles(
+    conn: Connection,
+    *,
+    query: str | None = None,
+    tag: str | None = None,
+    status: str | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[list[dict[str, Any]], int]:
+    """Articles matching the filters (newest edits first) and how many match in all. `query`
+    looks in the title, body and alternate questions (case-insensitive); `tag` is exact."""
+    conditions = []
+    if query:
+        needle = f"%{query.lower()}%"
+        conditions.append(
+            or_(
+                func.lower(_articles.c.title).like(needle),
+                func.lower(_articles.c.body).like(needle),
+                func.lower(cast(_articles.c.questions, String)).like(needle),
+            )
+        )
+    if status:
+        conditions.append(_articles.c.status == status)
+    if tag:
+        # JSON arrays are stored as text on both databases' JSON type: match the quoted tag.
+        conditions.append(cast(_articles.c.tags, String).like(f'%"{tag.lower()}"%'))
+    total = conn.execute(select(func.count()).select_from(_articles).where(*conditions)).scalar()
+    rows = conn.execute(
+        select(_articles)
+        .where(*conditions)
+        .order_by(_articles.c.updated_at.desc(), _articles.c.id.desc())
+        .offset(offset)
+        .limit(limit)
+    ).mappings()
+    return [dict(r) for r in rows], int(total or 0)
+
+
+def create_article(
+    conn: Connection, *, draft: ArticleDraft, author_id: int | None
+) -> dict[str, Any]:
+    """Store a new article (version 1); bumps the revision when it is published."""
+    now = utcnow()
+    if draft.slug:
+        exists = conn.execute(select(_articles.c.id).where(_articles.c.slug == draft.slug)).first()
+        if exists is not None:
+            raise Conflict(f"an article with slug {draft.slug!r} exists; choose another slug")
+    slug = draft.slug or _free_slug(conn, slugify(draft.title))
+    row = (
+        conn.execute(
+            insert(_articles)
+            .values(
+                slug=slug,
+                title=draft.title,
+                body=draft.body,
+                questions=draft.questions,
+                tags=draft.tags,
+                status=draft.status,
+                source="api",
+                content_hash=content_hash(draft),
+                version=1,
+                updated_by=author_id,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(*_articles.c)
+        )
+        .mappings()
+        .one()
+    )
+    _record_version(conn, row, change="created", author_id=author_id)
+    if draft.status == PUBLISHED:
+        bump_revision(conn)
+    return dict(row)
+
+
+def update_article(
+    conn: Connection,
+    *,
+    article_id: int,
+    draft: ArticleDraft,
+    author_id: int | None,
+    expected_version: int | None = None,
+    change: str = "updated",
+) -> dict[str, Any]:
+    """Replace an article's content (a new version). With `expected_version`, 409 if someone
+    saved another version since. Bumps the revision when published knowledge changes."""
+    current = get_article(conn, article_id=article_id)
+    has_history = conn.execute(
+        select(_versions.c.id).where(_versions.c.article_id == article_id).limit(1)
+    ).first()
+    if has_history is None:  # loaded from the knowledge folder: keep that text as history
+        _record_version(conn, current, change="imported", author_id=None)  # type: ignore[arg-type]
+    if expected_version is not None and expected_version != current["version"]:
+        raise Conflict(
+            f"article {article_id} is at version {current['version']}, not {expected_version}; "
+            "reload it and apply your edit again",
+            current_version=current["version"],
+        )
+    slug = current["slug"]
+    if draft.slug and draft.slug != slug:
+        taken = conn.execute(
+            select(_articles.c.id).where(
+                _articles.c.slug == draft.slug, _articles.c.id != article_id
+            )
+        ).first()
+        if taken is not None:
+            raise Conflict(f"an article with slug {draft.slug!r} exists; choose another slug")
+        slug = draft.slug
+    digest = content_hash(draft)
+    row = (
+        conn.execute(
+            update(_articles)
+            .where(_articles.c.id == article_id, _articles.c.version == current["version"])
+            .values(
+                slug=slug,
+                title=draft.title,
+                body=draft.body,
+                questions=draft.questions,
+                tags=draft.tags,
+                status=draft.status,
+                source="api",
+                content_hash=digest,
+                version=_articles.c.version + 1,
+                updated_by=author_id,
+                updated_at=utcnow(),
+            )
+            .returning(*_articles.c)
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise Conflict(f"article {article_id} changed while this edit was saved; retry it")
+    _record_version(conn, row, change=change, author_id=author_id)
+    was_live = current["status"] == PUBLISHED
+    is_live = draft.status == PUBLISHED
+    if was_live != is_live or (is_live and digest != current["content_hash"]):
+        bump_revision(conn)
+    return dict(row)
+
+
+def delete_article(conn: Connection, *, article_id: int) -> None:
+    """Delete an article and its history; bumps the revision if it was published."""
+    current = get_article(conn, article_id=article_id)
+    conn.execute(delete(_articles).where(_articles.c.id == article_id))
+    if current["status"] == PUBLISHED:
+        bump_revision(conn)
+
+
+def list_versions(conn: Connection, *, article_id: int) -> list[dict[str, Any]]:
+    """Every saved version of an article, newest first, with its author's name."""
+    get_article(conn, article_id=article_id)
+    rows = conn.execute(
+        select(_versions, _users.c.name.label("author_name"))
+        .select_from(_versions.outerjoin(_users, _users.c.id == _versions.c.author_id))
+        .where(_versions.c.article_id == article_id)
+        .order_by(_versions.c.version.desc())
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def revert_article(
+    conn: Connection, *, article_id: int, version: int, author_id: int | None
+) -> dict[str, Any]:
+    """Save a new version with the content (and status) of an earlier one."""
+    old = (
+        conn.execute(
+            select(_versions).where(
+                _versions.c.article_id == article_id, _versions.c.version == version
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if old is None:
+        get_article(conn, article_id=article_id)
+        raise NotFound(f"article {article_id} has no version {version}")
+    draft = ArticleDraft(
+        title=old["title"],
+        body=old["body"],
+        questions=list(old["questions"]),
+        tags=list(old["tags"]),
+        status=old["status"],
+    )
+    return update_article(
+        conn, article_id=article_id, draft=draft, author_id=author_id, change="reverted"
+    )
