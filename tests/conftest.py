@@ -7,7 +7,9 @@ import asyncio
 import os
 import shutil
 import socket
+import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 import uvicorn
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
@@ -261,3 +264,44 @@ async def make_staff(
     )
     assert response.status_code == 201, response.text
     return response.json(), await login(client, email, password)
+
+
+REDIS_URL = os.environ.get("SWITCHBOARD_TEST_REDIS_URL")
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`SWITCHBOARD_TEST_REDIS_URL`, else a redis-server started on a free loopback port
+    (skipped when neither is available)."""
+    if REDIS_URL:
+        yield REDIS_URL
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip(
+            "no Redis: install redis-server (apt-get install redis-server) or set "
+            "SWITCHBOARD_TEST_REDIS_URL to test the Redis broker"
+        )
+    port = free_port()
+    folder: Path = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"redis-server did not start on port {port}") from None
+            time.sleep(0.05)
+    client.close()
+    yield url
+    process.terminate()
+    process.wait(10)
