@@ -155,7 +155,9 @@ class KnowledgeIndex:
                 model_key=self._model_key,
                 dimension=self._dimension,
             )
-        plan = _plan_build(cached, articles, self._chunk_words, self._dimension)
+        plan = await asyncio.to_thread(
+            _plan_build, cached, articles, self._chunk_words, self._dimension
+        )
         if plan.to_embed:
             fresh = await encode([text for _, text in plan.to_embed])
             for (position, _), vector in zip(plan.to_embed, fresh, strict=True):
