@@ -1,13 +1,16 @@
-"""The command line: `python -m app serve | migrate | ask | replay | eval | kb sync |
-create-user`."""
+"""The command line: `python -m app serve | migrate | ask | replay | eval | kb sync | kb import |
+kb export | kb reindex | create-user`."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -230,6 +233,185 @@ def kb_sync() -> None:
             await runtime.stop()
 
     asyncio.run(run())
+
+
+@contextmanager
+def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr (only on a terminal); yields `update(done, total)`."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not console.is_terminal,
+    ) as bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+FormatOption = Annotated[
+    Literal["json", "csv", "zip"] | None,
+    typer.Option("--format", help="json, csv or zip; by default told by the file name."),
+]
+
+
+@kb_cli.command("import")
+def kb_import(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            readable=True,
+            help="A .json, .csv or .zip file (or a folder of Markdown articles).",
+        ),
+    ],
+    format_: FormatOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Validate and count; write nothing.")
+    ] = False,
+) -> None:
+    """Import articles into the configured database, all or nothing (by slug: new ones are
+    created, changed ones get a new version). A running server picks the change up within
+    seconds. Prints the counts as JSON; on invalid rows prints each and exits 1."""
+    from app.db import Database
+    from app.errors import AppError
+    from app.kb import imports
+
+    settings = Settings()
+    _configure_logging(settings)
+    try:
+        with _progress("Validating") as update:
+            if file.is_dir() and format_ is None:
+                drafts = imports.read_markdown_folder(file, progress=update)
+            else:
+                fmt = format_ or imports.format_from_path(file)
+                if fmt is None:
+                    raise typer.BadParameter(
+                        "cannot tell the format from the file name; add --format json|csv|zip",
+                        param_hint="FILE",
+                    )
+                drafts = imports.read_import(file.read_bytes(), fmt, progress=update)
+    except AppError as exc:
+        _print_import_problems(exc)
+        raise typer.Exit(1) from None
+
+    async def run() -> dict[str, Any]:
+        db = Database(settings.sqlalchemy_url)
+        try:
+            await db.migrate()
+            with _progress("Importing") as update:
+                call = db.read if dry_run else db.run
+                counts = await call(
+                    imports.apply_import,
+                    drafts=drafts,
+                    author_id=None,
+                    dry_run=dry_run,
+                    progress=update,
+                )
+            if not dry_run:
+                await _announce_kb_change(settings, counts["revision"])
+            return counts
+        finally:
+            await db.dispose()
+
+    try:
+        counts = asyncio.run(run())
+    except AppError as exc:
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps({**counts, "dry_run": dry_run}))
+
+
+def _print_import_problems(exc: Any) -> None:
+    typer.echo(exc.message, err=True)
+    for problem in exc.details.get("fields", []):
+        where = f"row {problem['row']}" if "row" in problem else problem.get("file", "")
+        typer.echo(f"  {where}: {problem['field']}: {problem['message']}", err=True)
+
+
+async def _announce_kb_change(settings: Settings, revision: int) -> None:
+    """Tell running servers at once over Redis when configured (they poll the revision
+    anyway)."""
+    if not settings.redis_url:
+        return
+    from app.kb.refresher import KB_CHANNEL
+    from app.realtime.broker import create_broker
+
+    broker = create_broker(settings)
+    try:
+        await broker.publish(KB_CHANNEL, {"type": "kb.changed", "revision": revision})
+    except Exception as exc:  # servers still see the change by polling
+        logging.getLogger(__name__).warning("could not announce the change: %s", exc)
+    finally:
+        await broker.close()
+
+
+@kb_cli.command("export")
+def kb_export(
+    file: Annotated[
+        Path, typer.Argument(dir_okay=False, help="Where to write (.json, .csv or .zip).")
+    ],
+    format_: FormatOption = None,
+    status: Annotated[
+        Literal["draft", "published", "archived"] | None,
+        typer.Option(help="Only articles with this status (default: all)."),
+    ] = None,
+) -> None:
+    """Write every article of the configured database to FILE, in the format the import
+    reads."""
+    from app.db import Database
+    from app.kb import exports, imports
+
+    settings = Settings()
+    _configure_logging(settings)
+    fmt = format_ or imports.format_from_path(file)
+    if fmt is None:
+        raise typer.BadParameter(
+            "cannot tell the format from the file name; add --format json|csv|zip",
+            param_hint="FILE",
+        )
+
+    async def run() -> tuple[list[dict[str, Any]], int]:
+        db = Database(settings.sqlalchemy_url)
+        try:
+            await db.migrate()
+            return await db.read(exports.read_articles, status=status)
+        finally:
+            await db.dispose()
+
+    rows, revision = asyncio.run(run())
+    content = exports.render(fmt, rows, revision=revision)
+    partial = file.with_name(f".{file.name}.partial")
+    partial.write_bytes(content)
+    partial.replace(file)
+    typer.echo(f"exported {len(rows)} articles to {file} ({fmt}, revision {revision})", err=True)
+
+
+@kb_cli.command("reindex")
+def kb_reindex(
+    full: Annotated[
+        bool, typer.Option("--full", help="Re-embed every article, not only missing ones.")
+    ] = False,
+) -> None:
+    """Rebuild the stored vector index of published articles (embeds what is missing, or
+    everything with --full), so that the next start is fast. Prints the build as JSON."""
+    from app.kb.reindex import reindex
+
+    settings = Settings()
+    _configure_logging(settings)
+    with _progress("Embedding passages") as update:
+        report = asyncio.run(reindex(settings, full=full, progress=update))
+    rate = report.embedded / report.seconds if report.seconds else 0.0
+    typer.echo(json.dumps({**report.__dict__, "passages_per_second": round(rate, 1)}))
 
 
 def main() -> None:

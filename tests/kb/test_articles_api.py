@@ -218,3 +218,42 @@ async def test_try_shows_what_the_bot_would_do_and_why(admin_client: Any) -> Non
     assert (
         await client.post("/api/v1/admin/try", json={"text": " "}, headers=admin)
     ).status_code == 422
+
+
+async def test_customers_are_answered_during_a_large_import(admin_client: Any) -> None:
+    client, admin = admin_client
+    articles = [
+        {
+            "title": f"Is the trail stove model TS-{n} safe indoors?",
+            "body": f"No: the TS-{n} trail stove burns gas and must only be used outdoors.",
+            "questions": [f"TS-{n} indoors"],
+            "slug": f"stoves/ts-{n}",
+        }
+        for n in range(300)
+    ]
+    before = await client.get("/readyz")
+
+    async def customer(i: int) -> tuple[int, str]:
+        response = await ask(client, await open_conversation(client), "what is your return policy")
+        reply = response.json().get("reply") or {}
+        return response.status_code, reply.get("kind", "")
+
+    async def importing() -> httpx.Response:
+        return await client.post(
+            "/api/v1/admin/kb/import",
+            params={"wait": "true"},
+            json={"articles": articles},
+            headers=admin,
+            timeout=300,
+        )
+
+    imported, *turns = await asyncio.gather(importing(), *(customer(i) for i in range(30)))
+    assert imported.status_code == 200, imported.text
+    assert imported.json()["created"] == 300
+    # Every customer was answered, from a complete index (old or new), never an error.
+    assert [code for code, _ in turns] == [201] * 30
+    assert {kind for _, kind in turns} == {"answer"}
+    after = (await client.get("/readyz")).json()["knowledge"]
+    assert after["articles"] == before.json()["knowledge"]["articles"] + 300
+    reply = await answer_to(client, "can I use the TS-117 trail stove indoors?")
+    assert "TS-117" in reply["text"]
