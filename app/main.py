@@ -23,6 +23,7 @@ from app.auth.throttle import LoginThrottle
 from app.config import Settings
 from app.conversations.router import router as conversations_router
 from app.errors import install_error_handlers
+from app.insights.router import router as insights_router
 from app.kb.router import router as kb_router
 from app.kb.transfer_router import router as kb_transfer_router
 from app.nlp.embedder import Embedder
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     app.include_router(agents_router, max_body_size=MAX_BODY_BYTES)
     app.include_router(agents_admin_router, max_body_size=MAX_BODY_BYTES)
     app.include_router(kb_router, max_body_size=KB_BODY_BYTES)
+    app.include_router(insights_router, max_body_size=KB_BODY_BYTES)
     app.include_router(kb_transfer_router, max_body_size=KB_BODY_BYTES)
     app.include_router(streams_router)  # WebSockets: frames are capped in app/realtime
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
