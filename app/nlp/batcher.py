@@ -3,12 +3,14 @@
 Requests queue up while the encoder is busy; when it is free, the worker takes everything
 waiting (up to `max_batch`) as one batch. Under load (the previous batch held more than one
 request) it also waits a short window for stragglers, so throughput grows with load while an
-idle service adds no latency.
+idle service adds no latency. Bulk work (indexing) goes through the same worker in small
+chunks, each run only when no customer request is waiting.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -21,8 +23,9 @@ import numpy as np
 from app.nlp.embedder import EmbedderError
 
 EncodeFn = Callable[[list[str]], np.ndarray]
-# Bulk encoding (indexing) runs in chunks of this many texts, about 50-100 ms each on 2 cores.
-BULK_CHUNK = 32
+# Bulk encoding (indexing) runs in chunks of this many texts (tens of ms each on 2 cores), each
+# only when no customer request is waiting.
+BULK_CHUNK = 16
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +37,19 @@ class _Request:
 
 
 @dataclass
+class _BulkJob:
+    texts: list[str]
+    future: asyncio.Future[np.ndarray]
+
+
+@dataclass
 class BatchStats:
     """Counters for observing the batcher (exposed on /readyz)."""
 
     batches: int = 0
     texts: int = 0
     largest_batch: int = 0
+    bulk_texts: int = 0  # texts encoded for bulk work (indexing), not counted in `texts`
     busy_seconds: float = field(default=0.0)
 
 
@@ -51,6 +61,8 @@ class MicroBatcher:
         self._max_batch = max_batch
         self._window = window_ms / 1000.0
         self._queue: asyncio.Queue[_Request] = asyncio.Queue()
+        self._bulk: collections.deque[_BulkJob] = collections.deque()
+        self._bulk_ready = asyncio.Event()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encoder")
         self._worker: asyncio.Task[None] | None = None
         self.stats = BatchStats()
@@ -83,6 +95,13 @@ class MicroBatcher:
 
     def _fail_queued(self, exc: BaseException | None) -> None:
         """Fail (or, with None, cancel) every request still in the queue."""
+        while self._bulk:
+            future = self._bulk.popleft().future
+            if not future.done():
+                if exc is None:
+                    future.cancel()
+                else:
+                    future.set_exception(exc)
         while not self._queue.empty():
             future = self._queue.get_nowait().future
             if not future.done():
@@ -100,25 +119,56 @@ class MicroBatcher:
         return await future
 
     async def encode_many(self, texts: list[str], *, chunk: int = BULK_CHUNK) -> np.ndarray:
-        """Vectors of many texts (bulk work such as indexing), encoded `chunk` at a time on the
-        encoder thread. Between chunks the customers' waiting requests get their turn, so a
-        large re-index delays a customer's message by at most one chunk, never by the whole
-        job."""
+        """Vectors of many texts (bulk work such as indexing), encoded `chunk` at a time by the
+        same worker, which runs a bulk chunk only when no customer request is waiting: a large
+        re-index delays a customer's message by at most the one chunk being encoded."""
+        if self._worker is None or self._worker.done():
+            raise EmbedderError("the encoder is not running")
         loop = asyncio.get_running_loop()
-        if len(texts) <= chunk:
+        if not texts:
             return await loop.run_in_executor(self._executor, self._encode, texts)
-        parts = []
-        for start in range(0, len(texts), chunk):
-            await asyncio.sleep(0)  # let the batcher queue the customers' batch first
-            part = texts[start : start + chunk]
-            parts.append(await loop.run_in_executor(self._executor, self._encode, part))
+        jobs = [
+            _BulkJob(texts[start : start + chunk], loop.create_future())
+            for start in range(0, len(texts), chunk)
+        ]
+        self._bulk.extend(jobs)
+        self._bulk_ready.set()
+        try:
+            parts = [await job.future for job in jobs]
+        except BaseException:
+            for job in jobs:
+                job.future.cancel()
+            raise
         return np.vstack(parts)
+
+    async def _next_request(self) -> _Request | None:
+        """The next customer request; None when none is waiting and a bulk chunk is."""
+        while True:
+            if not self._queue.empty():
+                return self._queue.get_nowait()
+            if self._bulk:
+                return None
+            self._bulk_ready.clear()
+            getting = asyncio.ensure_future(self._queue.get())
+            bulk = asyncio.ensure_future(self._bulk_ready.wait())
+            try:
+                await asyncio.wait({getting, bulk}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                bulk.cancel()
+                if not getting.done():
+                    getting.cancel()
+            if getting.done() and not getting.cancelled():
+                return getting.result()
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         under_load = False
         while True:
-            batch = [await self._queue.get()]
+            first = await self._next_request()
+            if first is None:
+                await self._encode_bulk(loop, self._bulk.popleft())
+                continue
+            batch = [first]
             if under_load and self._window > 0:
                 deadline = loop.time() + self._window
                 while len(batch) < self._max_batch:
@@ -135,6 +185,25 @@ class MicroBatcher:
             under_load = len(batch) > 1
             if live:
                 await self._encode_batch(loop, live)
+
+    async def _encode_bulk(self, loop: asyncio.AbstractEventLoop, job: _BulkJob) -> None:
+        """Encode one bulk chunk (skipped if its caller gave up)."""
+        if job.future.done():
+            return
+        started = time.perf_counter()
+        try:
+            vectors = await loop.run_in_executor(self._executor, self._encode, job.texts)
+        except asyncio.CancelledError:
+            job.future.cancel()
+            raise
+        except Exception as exc:
+            if not job.future.done():
+                job.future.set_exception(exc)
+            return
+        self.stats.bulk_texts += len(job.texts)
+        self.stats.busy_seconds += time.perf_counter() - started
+        if not job.future.done():
+            job.future.set_result(vectors)
 
     async def _encode_batch(self, loop: asyncio.AbstractEventLoop, live: list[_Request]) -> None:
         """Encode one batch and settle every request in it, whatever happens."""
