@@ -14,6 +14,7 @@ elsewhere through the async engine's `run_sync`. The same function serves both. 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -38,6 +39,11 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Integer ids that autoincrement on SQLite and are 64-bit on PostgreSQL.
 BigId = BigInteger().with_variant(Integer, "sqlite")
 JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def json_dumps(value: Any) -> str:
+    """JSON as stored: non-ASCII text kept as is, so searches over JSON columns match it."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 def utcnow() -> datetime:
@@ -108,7 +114,7 @@ class Database:
             if db_path and db_path != ":memory:":
                 Path(db_path).parent.mkdir(parents=True, exist_ok=True)
             self.engine = create_async_engine(
-                url, connect_args={"timeout": 30}, hide_parameters=True
+                url, connect_args={"timeout": 30}, hide_parameters=True, json_serializer=json_dumps
             )
             _configure_sqlite(self.engine.sync_engine)
             sync_url = self.engine.url.set(drivername="sqlite+pysqlite")
@@ -117,6 +123,7 @@ class Database:
                 connect_args={"timeout": 30},
                 pool_size=SQLITE_WORKER_THREADS,
                 hide_parameters=True,  # customer text never goes to logs with an error
+                json_serializer=json_dumps,
             )
             _configure_sqlite(self._sync_engine)
             self._sync_engines = {
@@ -131,7 +138,12 @@ class Database:
             self._sync_engines = {}
             self._executor = None
             self.engine = create_async_engine(
-                url, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True
+                url,
+                pool_size=10,
+                max_overflow=10,
+                pool_pre_ping=True,
+                hide_parameters=True,
+                json_serializer=json_dumps,
             )
         self._engines = {False: self.engine, True: self.engine.execution_options(readonly=True)}
         self.sessions = async_sessionmaker(self._engines[False], expire_on_commit=False)

@@ -64,6 +64,13 @@ class TooManyRequests(AppError):
     code = "too_many_requests"
 
 
+class Unprocessable(AppError):
+    """The request is well-formed but cannot be carried out as asked."""
+
+    status_code = 422
+    code = "unprocessable"
+
+
 class PayloadTooLarge(AppError):
     """A field or the body is over its limit."""
 

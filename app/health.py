@@ -39,7 +39,8 @@ async def readyz(request: Request) -> JSONResponse:
             "passages": build.passages if build else 0,
             "embedded_at_last_build": build.embedded if build else 0,
             "last_build_seconds": round(build.seconds, 3) if build else 0.0,
-            "refresh_error": runtime.refresher.last_error if runtime.refresher else None,
+            # Whether the last background rebuild failed (the details are in the log).
+            "refresh_failing": bool(runtime.refresher and runtime.refresher.last_error),
         },
         "startup_seconds": round(runtime.startup_seconds, 2),
         "database": runtime.db.engine.dialect.name,

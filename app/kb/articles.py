@@ -12,12 +12,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import String, cast, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.exc import IntegrityError
 
 from app.auth.models import User
 from app.db import utcnow
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, NotFound, Unprocessable
 from app.kb.loader import ArticleIn
 from app.kb.models import Article, ArticleVersion, KbRevision
 from app.kb.schemas import ArticleDraft
@@ -39,10 +41,14 @@ def bump_revision(conn: Connection) -> int:
         .values(revision=_revision.c.revision + 1, updated_at=now)
         .returning(_revision.c.revision)
     ).scalar()
-    if current is None:
-        conn.execute(insert(_revision).values(id=1, revision=1, updated_at=now))
+    if current is not None:
+        return int(current)
+    try:
+        with conn.begin_nested():  # the very first change; another may be inserting it too
+            conn.execute(insert(_revision).values(id=1, revision=1, updated_at=now))
         return 1
-    return int(current)
+    except IntegrityError:
+        return bump_revision(conn)
 
 
 def get_revision(conn: Connection) -> int:
@@ -255,9 +261,12 @@ def update_article(
 
 def delete_article(conn: Connection, *, article_id: int) -> None:
     """Delete an article and its history; bumps the revision if it was published."""
-    current = get_article(conn, article_id=article_id)
-    conn.execute(delete(_articles).where(_articles.c.id == article_id))
-    if current["status"] == PUBLISHED:
+    status = conn.execute(
+        delete(_articles).where(_articles.c.id == article_id).returning(_articles.c.status)
+    ).scalar()
+    if status is None:
+        raise NotFound(f"article {article_id} does not exist")
+    if status == PUBLISHED:  # the status the row had when it was deleted, not read before
         bump_revision(conn)
 
 
@@ -289,13 +298,21 @@ def revert_article(
     if old is None:
         get_article(conn, article_id=article_id)
         raise NotFound(f"article {article_id} has no version {version}")
-    draft = ArticleDraft(
-        title=old["title"],
-        body=old["body"],
-        questions=list(old["questions"]),
-        tags=list(old["tags"]),
-        status=old["status"],
-    )
+    try:
+        draft = ArticleDraft(
+            title=old["title"],
+            body=old["body"],
+            questions=list(old["questions"]),
+            tags=list(old["tags"]),
+            status=old["status"],
+        )
+    except ValidationError as exc:  # e.g. a file article beyond the API's limits
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise Unprocessable(
+            f"version {version} cannot be restored as it is ({problems}); edit the article instead"
+        ) from exc
     return update_article(
         conn, article_id=article_id, draft=draft, author_id=author_id, change="reverted"
     )

@@ -99,9 +99,9 @@ class IndexRefresher:
 
     async def refresh(self) -> BuildReport | None:
         """Rebuild if the stored revision differs from the index's; returns the build."""
+        if await self._db.read(article_service.get_revision) == self._knowledge.revision:
+            return None  # the common case on every poll: one tiny read, nothing loaded
         revision, published = await self._db.read(published_articles)
-        if revision == self._knowledge.revision:
-            return None
         report = await self._knowledge.rebuild(published, revision=revision, encode=self._encode)
         async with self._built:
             self._built.notify_all()

@@ -16,6 +16,8 @@ MAX_TAG_CHARS = 50
 
 
 def _one_line(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
     return " ".join(value.split())
 
 

@@ -26,6 +26,8 @@ EncodeFn = Callable[[list[str]], np.ndarray]
 # Bulk encoding (indexing) runs in chunks of this many texts (tens of ms each on 2 cores), each
 # only when no customer request is waiting.
 BULK_CHUNK = 16
+# ...but never waits longer than this for its turn, however busy customers keep the encoder.
+BULK_MAX_WAIT = 0.25
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,7 @@ class MicroBatcher:
         self._queue: asyncio.Queue[_Request] = asyncio.Queue()
         self._bulk: collections.deque[_BulkJob] = collections.deque()
         self._bulk_ready = asyncio.Event()
+        self._bulk_since: float | None = None  # when bulk work started waiting for its turn
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encoder")
         self._worker: asyncio.Task[None] | None = None
         self.stats = BatchStats()
@@ -142,12 +145,20 @@ class MicroBatcher:
         return np.vstack(parts)
 
     async def _next_request(self) -> _Request | None:
-        """The next customer request; None when none is waiting and a bulk chunk is."""
+        """The next customer request; None when a bulk chunk should run: no customer request
+        is waiting, or bulk work has waited BULK_MAX_WAIT (so steady traffic cannot starve
+        indexing: at worst one chunk runs every BULK_MAX_WAIT)."""
+        loop = asyncio.get_running_loop()
         while True:
+            if self._bulk and self._bulk_since is None:
+                self._bulk_since = loop.time()
+            if self._bulk and (
+                self._queue.empty() or loop.time() - self._bulk_since >= BULK_MAX_WAIT  # type: ignore[operator]
+            ):
+                self._bulk_since = None
+                return None
             if not self._queue.empty():
                 return self._queue.get_nowait()
-            if self._bulk:
-                return None
             self._bulk_ready.clear()
             getting = asyncio.ensure_future(self._queue.get())
             bulk = asyncio.ensure_future(self._bulk_ready.wait())

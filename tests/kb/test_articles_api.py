@@ -93,6 +93,8 @@ async def test_created_and_edited_articles_answer_live(admin_client: Any) -> Non
     )
     assert gone.status_code == 204
     assert (await client.get(f"{ARTICLES}/{article['id']}", headers=admin)).status_code == 404
+    again = await client.delete(f"{ARTICLES}/{article['id']}", headers=admin)
+    assert again.status_code == 404
     after = await answer_to(client, "do you sell blankets made of llama wool?")
     assert "sizes" not in after["text"]
 
@@ -165,6 +167,8 @@ async def test_list_search_filters_and_paging(admin_client: Any) -> None:
         ({"status": "live"}, "status"),
         ({"colour": "red"}, "colour"),
         ({"slug": "Has Spaces"}, "slug"),
+        ({"title": "nul\x00here"}, "title"),
+        ({"tags": ["ok", "bad\x00"]}, "tags"),
     ],
 )
 async def test_bad_articles_get_a_422_naming_the_field(

@@ -104,3 +104,30 @@ async def test_a_failing_batch_fails_its_requests_and_the_next_one_works(
         await batcher.close()
     with pytest.raises(EmbedderError, match="not running"):
         await batcher.encode_one("after close")
+
+
+async def test_bulk_encoding_yields_to_customers_but_is_never_starved(embedder: Embedder) -> None:
+    """A re-index shares the encoder with customers: their messages go first, yet steady
+    customer traffic cannot stop the re-index (a bulk chunk runs at least every 250 ms)."""
+    batcher = MicroBatcher(embedder.encode, max_batch=8, window_ms=0.0)
+    batcher.start()
+    stop = asyncio.Event()
+
+    async def customer() -> None:
+        while not stop.is_set():
+            await batcher.encode_one("where is my order")
+
+    customers = [asyncio.create_task(customer()) for _ in range(8)]
+    try:
+        texts = [f"passage number {i} about returns and refunds" for i in range(160)]
+        started = asyncio.get_running_loop().time()
+        vectors = await asyncio.wait_for(batcher.encode_many(texts), 60)
+        assert vectors.shape == (160, embedder.dimension)
+        assert np.allclose(vectors[7], embedder.encode([texts[7]])[0], atol=1e-5)
+        assert asyncio.get_running_loop().time() - started < 60
+        assert batcher.stats.bulk_texts == 160
+        assert batcher.stats.texts > 0  # customers were served meanwhile
+    finally:
+        stop.set()
+        await asyncio.gather(*customers)
+        await batcher.close()
