@@ -17,6 +17,7 @@ from fastapi_offline import FastAPIOffline
 from app import health
 from app.agents.router import admin_router as agents_admin_router
 from app.agents.router import router as agents_router
+from app.analytics.router import router as analytics_router
 from app.auth.admin_router import router as admin_users_router
 from app.auth.router import router as auth_router
 from app.auth.throttle import LoginThrottle
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     app.include_router(agents_admin_router, max_body_size=MAX_BODY_BYTES)
     app.include_router(kb_router, max_body_size=KB_BODY_BYTES)
     app.include_router(insights_router, max_body_size=KB_BODY_BYTES)
+    app.include_router(analytics_router, max_body_size=MAX_BODY_BYTES)
     app.include_router(kb_transfer_router, max_body_size=KB_BODY_BYTES)
     app.include_router(streams_router)  # WebSockets: frames are capped in app/realtime
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
@@ -94,6 +96,14 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     @app.get("/", include_in_schema=False)
     async def demo_page() -> FileResponse:
         return FileResponse(WEB_DIR / "index.html")
+
+    @app.get("/agent", include_in_schema=False)
+    async def agent_console() -> FileResponse:
+        return FileResponse(WEB_DIR / "agent.html")
+
+    @app.get("/admin", include_in_schema=False)
+    async def admin_console() -> FileResponse:
+        return FileResponse(WEB_DIR / "admin.html")
 
     @app.get("/widget.js", include_in_schema=False)
     async def widget_script() -> FileResponse:

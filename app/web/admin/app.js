@@ -1,0 +1,146 @@
+// The admin console: sign-in, section navigation, and the sections' modules.
+import { api, ApiError, getToken, setToken, setUnauthorizedHandler } from "./api.js";
+import { h, say } from "./dom.js";
+import { initArticles } from "./articles.js";
+import { initTransfer } from "./transfer.js";
+import { initTry } from "./try.js";
+import { initGaps } from "./gaps.js";
+import { initUsers } from "./users.js";
+
+const VIEWS = ["articles", "transfer", "try", "gaps", "users", "dashboard"];
+const $ = (id) => document.getElementById(id);
+
+const state = { user: null, modules: {}, shown: new Set() };
+
+/** A short message in the polite live region at the bottom of the page. */
+export function toast(message) {
+  const el = $("toast");
+  el.textContent = message;
+  el.classList.add("visible");
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => el.classList.remove("visible"), 5000);
+}
+
+function showLogin(message) {
+  state.user = null;
+  $("console").hidden = true;
+  $("who").hidden = true;
+  $("login").hidden = false;
+  say($("login-error"), message || "", "error");
+  $("login-email").focus();
+}
+
+async function loadDashboard(section) {
+  // The dashboard module is optional: import it only if it is there.
+  try {
+    const mod = await import("./dashboard.js");
+    const mount = mod.mount || mod.default;
+    if (typeof mount === "function") await mount(section, { api, ApiError, h, user: state.user });
+  } catch (error) {
+    console.info("dashboard module not available:", error && error.message);
+    section.append(h("p", { class: "empty" }, "The dashboard is not available on this server yet."));
+  }
+}
+
+function route() {
+  if (!state.user) return;
+  let name = window.location.hash.slice(1);
+  if (!VIEWS.includes(name)) name = "articles";
+  for (const view of VIEWS) {
+    const section = $(view);
+    section.hidden = view !== name;
+  }
+  for (const link of document.querySelectorAll("nav.sections a")) {
+    if (link.getAttribute("href") === `#${name}`) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  const module = state.modules[name];
+  if (module && module.show) module.show(!state.shown.has(name));
+  state.shown.add(name);
+}
+
+function openArticle(id) {
+  window.location.hash = "#articles";
+  state.modules.articles.open(id);
+}
+
+function startConsole(user) {
+  state.user = user;
+  $("login").hidden = true;
+  $("console").hidden = false;
+  $("who").hidden = false;
+  $("who-name").textContent = `${user.name} (${user.role})`;
+  if (!state.modules.articles) {
+    const ctx = { toast, openArticle, user };
+    state.modules.articles = initArticles($("articles"), ctx);
+    state.modules.transfer = initTransfer($("transfer"), ctx);
+    state.modules.try = initTry($("try"), ctx);
+    state.modules.gaps = initGaps($("gaps"), ctx);
+    state.modules.users = initUsers($("users"), ctx);
+    loadDashboard($("dashboard"));
+  }
+  state.shown.clear();
+  route();
+}
+
+async function resume() {
+  if (!getToken()) return showLogin();
+  try {
+    const me = await api("GET", "/api/v1/auth/me");
+    const user = me.user || me;
+    if (user.role !== "admin") {
+      setToken(null);
+      return showLogin("This console is for admins; agents work at /agent.");
+    }
+    startConsole(user);
+  } catch (error) {
+    setToken(null);
+    showLogin(error.status === 401 ? "" : error.message);
+  }
+}
+
+$("login-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const email = $("login-email").value.trim();
+  const password = $("login-password").value;
+  if (!email || !password) {
+    say($("login-error"), "Enter your email and password.", "error");
+    return;
+  }
+  const button = event.submitter || $("login-form").querySelector("button");
+  button.disabled = true;
+  try {
+    const result = await api("POST", "/api/v1/auth/login", { body: { email, password } });
+    if (result.user.role !== "admin") {
+      showLogin("This console is for admins; agents work at /agent.");
+      return;
+    }
+    setToken(result.token);
+    $("login-password").value = "";
+    say($("login-error"), "");
+    startConsole(result.user);
+    $("main").focus();
+  } catch (error) {
+    say($("login-error"), error.message, "error");
+  } finally {
+    button.disabled = false;
+  }
+});
+
+$("logout").addEventListener("click", async () => {
+  try {
+    await api("POST", "/api/v1/auth/logout");
+  } catch {
+    // the token is dropped either way
+  }
+  setToken(null);
+  showLogin("You are signed out.");
+});
+
+setUnauthorizedHandler(() => {
+  setToken(null);
+  showLogin("Your session has ended; sign in again.");
+});
+
+window.addEventListener("hashchange", route);
+resume();
