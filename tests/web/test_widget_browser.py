@@ -3,11 +3,9 @@ against the real service started as a user starts it."""
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -295,15 +293,11 @@ def test_nobody_online_the_widget_takes_an_email(server_url: str, agent: httpx.C
 def test_clarify_chips_markdown_links_and_an_accessibility_audit(server_url: str) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    script = (WEB / "widget.js").read_bytes()
-    print(f"\nwidget.js: {len(script)} bytes, {len(gzip.compress(script, 9))} bytes gzipped")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page()
-        started = time.perf_counter()
         page.goto(server_url)
         page.get_by_role("button", name="chat").wait_for()
-        print(f"page load to launcher ready: {(time.perf_counter() - started) * 1000:.0f} ms")
         page.get_by_role("button", name="chat").click()
         box = page.get_by_role("textbox", name="message")
         held: list[object] = []
