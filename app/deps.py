@@ -18,22 +18,30 @@ async def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
-async def bearer_token(request: Request) -> str:
-    """The bearer secret of the `Authorization` header, or 401 saying what to send."""
+CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def read_bearer(request: Request, *, how_to_get_one: str) -> str:
+    """The bearer secret of the `Authorization` header, or 401 saying what to send and, when
+    it is missing, `how_to_get_one`."""
     header = request.headers.get("authorization")
-    challenge = {"WWW-Authenticate": "Bearer"}
     if not header:
-        raise Unauthorized(
-            "missing Authorization header; send 'Authorization: Bearer <token>' with the token "
-            "returned when the conversation was created",
-            headers=challenge,
-        )
+        raise Unauthorized(f"missing Authorization header; {how_to_get_one}", headers=CHALLENGE)
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized(
-            "malformed Authorization header; expected 'Bearer <token>'", headers=challenge
+            "malformed Authorization header; expected 'Bearer <token>'", headers=CHALLENGE
         )
     return token.strip()
+
+
+async def bearer_token(request: Request) -> str:
+    """A customer's conversation token from the `Authorization` header (401 otherwise)."""
+    return read_bearer(
+        request,
+        how_to_get_one="send 'Authorization: Bearer <token>' with the token returned when the "
+        "conversation was created",
+    )
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

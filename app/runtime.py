@@ -27,6 +27,17 @@ from app.realtime.broker import Broker, create_broker
 log = logging.getLogger(__name__)
 
 
+async def load_embedder(settings: Settings) -> Embedder:
+    """The configured encoder, loaded (and exported to ONNX the first time) off the loop."""
+    return await asyncio.to_thread(
+        Embedder,
+        settings.embedding_model,
+        backend=settings.embedding.backend,
+        cache_dir=settings.model_cache_dir,
+        threads=settings.embedding.threads,
+    )
+
+
 @dataclass
 class Runtime:
     """Everything a request needs: settings, database, encoder, index, intents, sentiment,
@@ -55,13 +66,7 @@ class Runtime:
             password = settings.admin_password.get_secret_value()
             await db.run(ensure_admin, email=settings.admin_email, password=password)
         if embedder is None:
-            embedder = await asyncio.to_thread(
-                Embedder,
-                settings.embedding_model,
-                backend=settings.embedding.backend,
-                cache_dir=settings.model_cache_dir,
-                threads=settings.embedding.threads,
-            )
+            embedder = await load_embedder(settings)
         batcher = MicroBatcher(
             embedder.encode,
             max_batch=settings.embedding.max_batch,

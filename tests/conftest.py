@@ -239,6 +239,22 @@ ADMIN = {"admin_email": ADMIN_EMAIL, "admin_password": ADMIN_PASSWORD}
 STAFF_PASSWORD = "correct horse 1"
 
 
+@pytest.fixture
+async def admin_client(
+    start_app: Callable[..., Any],
+) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
+    """A client of an app started with a first admin (from settings), and the admin's headers."""
+    async with start_app(**ADMIN) as client:
+        yield client, await login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
+
+
+async def first_reply(client: httpx.AsyncClient, text: str) -> dict[str, Any]:
+    """The bot's reply to `text` as the first message of a new conversation."""
+    response = await ask(client, await open_conversation(client), text)
+    assert response.status_code == 201, response.text
+    return response.json()["reply"]  # type: ignore[no-any-return]
+
+
 async def login(client: httpx.AsyncClient, email: str, password: str) -> dict[str, str]:
     """Sign in as staff; returns the headers that authenticate as them."""
     response = await client.post("/api/v1/auth/login", json={"email": email, "password": password})

@@ -13,6 +13,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -115,11 +116,9 @@ def is_online(
     return last_seen_at >= now - timedelta(seconds=settings.presence_timeout_seconds)
 
 
-def pick_agent(conn: Connection, *, now: datetime, settings: AgentSettings) -> AgentRef | None:
-    """The online agent with the fewest open conversations, if one is below capacity. The
-    chosen user's row is locked (PostgreSQL) and recounted, so simultaneous handoffs in several
-    processes cannot push an agent over capacity."""
-    open_count = (
+def open_conversations() -> Any:
+    """A correlated subquery: how many conversations each `users` row has assigned."""
+    return (
         select(func.count())
         .where(
             _conversations.c.assigned_agent_id == _users.c.id,
@@ -127,6 +126,13 @@ def pick_agent(conn: Connection, *, now: datetime, settings: AgentSettings) -> A
         )
         .scalar_subquery()
     )
+
+
+def pick_agent(conn: Connection, *, now: datetime, settings: AgentSettings) -> AgentRef | None:
+    """The online agent with the fewest open conversations, if one is below capacity. The
+    chosen user's row is locked (PostgreSQL) and recounted, so simultaneous handoffs in several
+    processes cannot push an agent over capacity."""
+    open_count = open_conversations()
     candidates = conn.execute(
         select(_users.c.id, _users.c.name, open_count.label("open"))
         .where(*_online_clause(now, settings))

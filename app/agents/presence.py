@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
-from app.agents.availability import is_online
+from app.agents.availability import is_online, open_conversations
 from app.auth.models import User
 from app.config import AgentSettings
-from app.conversations.models import Conversation, ConversationStatus
+from app.conversations.models import Conversation
 from app.db import utcnow
 from app.errors import NotFound
 
@@ -33,14 +33,7 @@ def set_presence(conn: Connection, *, user_id: int, status: str) -> None:
 def list_presence(conn: Connection, *, settings: AgentSettings) -> list[dict[str, Any]]:
     """Every active staff member with their presence, online flag and open conversations."""
     now = utcnow()
-    open_count = (
-        select(func.count())
-        .where(
-            _conversations.c.assigned_agent_id == _users.c.id,
-            _conversations.c.status == ConversationStatus.ASSIGNED.value,
-        )
-        .scalar_subquery()
-    )
+    open_count = open_conversations()
     rows = conn.execute(
         select(
             _users.c.id,

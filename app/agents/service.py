@@ -121,15 +121,15 @@ def _owned_by(staff: StaffUser, *, admin_overrides: bool) -> Any:
     return mine
 
 
-def claim(conn: Connection, *, conversation_id: str, agent: StaffUser) -> Change:
-    """Take a queued conversation: one conditional UPDATE, so exactly one claimant wins."""
-    now = utcnow()
-    row = conn.execute(
+def _take_queued(conn: Connection, *, conversation_id: str, agent_id: int, now: datetime) -> Any:
+    """THE conditional UPDATE of every assignment: the conversation goes to `agent_id` only if
+    it is still queued, taking the seq of the join message; None when it was not queued."""
+    return conn.execute(
         update(_conversations)
         .where(_conversations.c.id == conversation_id, _conversations.c.status == QUEUED)
         .values(
             status=ASSIGNED,
-            assigned_agent_id=agent.id,
+            assigned_agent_id=agent_id,
             assigned_at=now,
             updated_at=now,
             follow_up=False,
@@ -137,6 +137,12 @@ def claim(conn: Connection, *, conversation_id: str, agent: StaffUser) -> Change
         )
         .returning(_conversations.c.last_seq, _conversations.c.queued_at)
     ).first()
+
+
+def claim(conn: Connection, *, conversation_id: str, agent: StaffUser) -> Change:
+    """Take a queued conversation: one conditional UPDATE, so exactly one claimant wins."""
+    now = utcnow()
+    row = _take_queued(conn, conversation_id=conversation_id, agent_id=agent.id, now=now)
     if row is None:
         state = _state(conn, conversation_id)
         if state is None:
@@ -191,19 +197,7 @@ def assign_queued(conn: Connection, *, conversation_id: str, agent: AgentRef) ->
     """Give a queued conversation to `agent` (auto-assignment); Conflict if it is no longer
     queued."""
     now = utcnow()
-    row = conn.execute(
-        update(_conversations)
-        .where(_conversations.c.id == conversation_id, _conversations.c.status == QUEUED)
-        .values(
-            status=ASSIGNED,
-            assigned_agent_id=agent.id,
-            assigned_at=now,
-            updated_at=now,
-            follow_up=False,
-            last_seq=_conversations.c.last_seq + 1,
-        )
-        .returning(_conversations.c.last_seq, _conversations.c.queued_at)
-    ).first()
+    row = _take_queued(conn, conversation_id=conversation_id, agent_id=agent.id, now=now)
     if row is None:
         raise Conflict("this conversation is no longer queued")
     return _assigned(

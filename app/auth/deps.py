@@ -17,28 +17,19 @@ from fastapi import Depends, Request
 from app.auth import service as auth_service
 from app.auth.service import StaffUser
 from app.db import utcnow
-from app.deps import RuntimeDep
+from app.deps import CHALLENGE, RuntimeDep, read_bearer
 from app.errors import Forbidden, Unauthorized
 
 SEEN_EVERY_SECONDS = 15
-_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
 async def staff_token(request: Request) -> str:
-    """The bearer secret of the `Authorization` header, or 401 saying how to get one."""
-    header = request.headers.get("authorization")
-    if not header:
-        raise Unauthorized(
-            "missing Authorization header; sign in with POST /api/v1/auth/login and send "
-            "'Authorization: Bearer <token>'",
-            headers=_CHALLENGE,
-        )
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized(
-            "malformed Authorization header; expected 'Bearer <token>'", headers=_CHALLENGE
-        )
-    return token.strip()
+    """A staff token from the `Authorization` header, or 401 saying how to get one."""
+    return read_bearer(
+        request,
+        how_to_get_one="sign in with POST /api/v1/auth/login and send "
+        "'Authorization: Bearer <token>'",
+    )
 
 
 StaffBearer = Annotated[str, Depends(staff_token)]
@@ -51,7 +42,7 @@ async def current_staff(token: StaffBearer, runtime: RuntimeDep) -> StaffUser:
         raise Unauthorized(
             "this token is not a valid staff token (unknown, expired, revoked, or the account "
             "was deactivated); sign in again with POST /api/v1/auth/login",
-            headers=_CHALLENGE,
+            headers=CHALLENGE,
         )
     now = utcnow()
     if user.last_seen_at is None or now - user.last_seen_at >= timedelta(

@@ -25,6 +25,7 @@ from app.kb.knowledge import BuildReport, KnowledgeIndex
 from app.kb.refresher import published_articles
 from app.kb.vector_index import STORE_FILE
 from app.nlp.embedder import Embedder
+from app.runtime import load_embedder
 
 EMBED_BATCH = 64
 Progress = Callable[[int, int], None]
@@ -46,13 +47,7 @@ async def reindex(
     finally:
         await db.dispose()
     if embedder is None:
-        embedder = await asyncio.to_thread(
-            Embedder,
-            settings.embedding_model,
-            backend=settings.embedding.backend,
-            cache_dir=settings.model_cache_dir,
-            threads=settings.embedding.threads,
-        )
+        embedder = await load_embedder(settings)
     model = embedder
 
     async def encode(texts: list[str]) -> np.ndarray:

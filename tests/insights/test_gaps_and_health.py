@@ -4,18 +4,13 @@ and never-matched articles are listed, and only admins may see any of it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.conftest import (
-    ADMIN,
-    ADMIN_EMAIL,
-    ADMIN_PASSWORD,
     ask,
-    login,
+    first_reply,
     make_staff,
     open_conversation,
 )
@@ -42,21 +37,6 @@ JOBS = [
     "Are there any jobs available at your company?",
 ]
 ANSWERED = "How do I reset my password?"
-
-
-@pytest.fixture
-async def admin_client(
-    start_app: Callable[..., Any],
-) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
-    async with start_app(**ADMIN) as client:
-        yield client, await login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
-
-
-async def first_reply(client: httpx.AsyncClient, text: str) -> dict[str, Any]:
-    """The bot's reply to `text` as the first message of a new conversation."""
-    response = await ask(client, await open_conversation(client), text)
-    assert response.status_code == 201, response.text
-    return response.json()["reply"]  # type: ignore[no-any-return]
 
 
 async def gaps(client: httpx.AsyncClient, admin: dict[str, str], **params: Any) -> Any:

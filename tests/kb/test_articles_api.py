@@ -4,18 +4,14 @@ customers' answers live, without a restart; validation and roles."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import (
-    ADMIN,
-    ADMIN_EMAIL,
-    ADMIN_PASSWORD,
     ask,
-    login,
+    first_reply,
     make_staff,
     open_conversation,
 )
@@ -29,24 +25,9 @@ LLAMA = {
 }
 
 
-@pytest.fixture
-async def admin_client(
-    start_app: Callable[..., Any],
-) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
-    async with start_app(**ADMIN) as client:
-        yield client, await login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
-
-
-async def answer_to(client: httpx.AsyncClient, text: str) -> dict[str, Any]:
-    """The bot's reply to `text` as the first message of a new conversation."""
-    response = await ask(client, await open_conversation(client), text)
-    assert response.status_code == 201, response.text
-    return response.json()["reply"]  # type: ignore[no-any-return]
-
-
 async def test_created_and_edited_articles_answer_live(admin_client: Any) -> None:
     client, admin = admin_client
-    before = await answer_to(client, "do you sell blankets made of llama wool?")
+    before = await first_reply(client, "do you sell blankets made of llama wool?")
     assert before["kind"] != "answer" or "llama" not in before["text"].lower()
 
     created = await client.post(ARTICLES, params={"wait": "true"}, json=LLAMA, headers=admin)
@@ -55,7 +36,7 @@ async def test_created_and_edited_articles_answer_live(admin_client: Any) -> Non
     assert article["slug"] == "do-you-sell-llama-wool-blankets"
     assert article["version"] == 1 and article["tags"] == ["products", "wool"]
     assert int(created.headers["X-Knowledge-Revision"]) >= 2
-    reply = await answer_to(client, "do you sell blankets made of llama wool?")
+    reply = await first_reply(client, "do you sell blankets made of llama wool?")
     assert reply["kind"] == "answer" and "three sizes" in reply["text"]
     assert reply["sources"][0]["article_id"] == article["id"]
 
@@ -71,7 +52,7 @@ async def test_created_and_edited_articles_answer_live(admin_client: Any) -> Non
     )
     assert edited.status_code == 200, edited.text
     assert edited.json()["version"] == 2
-    reply = await answer_to(client, "do you sell blankets made of llama wool?")
+    reply = await first_reply(client, "do you sell blankets made of llama wool?")
     assert "four sizes" in reply["text"]
 
     stale = await client.put(
@@ -86,7 +67,7 @@ async def test_created_and_edited_articles_answer_live(admin_client: Any) -> Non
         f"{ARTICLES}/{article['id']}/versions/1/revert", params={"wait": "true"}, headers=admin
     )
     assert reverted.status_code == 200 and reverted.json()["version"] == 3
-    assert "three sizes" in (await answer_to(client, "llama wool blankets?"))["text"]
+    assert "three sizes" in (await first_reply(client, "llama wool blankets?"))["text"]
 
     gone = await client.delete(
         f"{ARTICLES}/{article['id']}", params={"wait": "true"}, headers=admin
@@ -95,7 +76,7 @@ async def test_created_and_edited_articles_answer_live(admin_client: Any) -> Non
     assert (await client.get(f"{ARTICLES}/{article['id']}", headers=admin)).status_code == 404
     again = await client.delete(f"{ARTICLES}/{article['id']}", headers=admin)
     assert again.status_code == 404
-    after = await answer_to(client, "do you sell blankets made of llama wool?")
+    after = await first_reply(client, "do you sell blankets made of llama wool?")
     assert "sizes" not in after["text"]
 
 
@@ -105,7 +86,7 @@ async def test_only_published_articles_answer(admin_client: Any) -> None:
         ARTICLES, params={"wait": "true"}, json={**LLAMA, "status": "draft"}, headers=admin
     )
     assert draft.status_code == 201
-    assert "three sizes" not in (await answer_to(client, "llama wool blankets?"))["text"]
+    assert "three sizes" not in (await first_reply(client, "llama wool blankets?"))["text"]
     published = await client.put(
         f"{ARTICLES}/{draft.json()['id']}",
         params={"wait": "true"},
@@ -113,7 +94,7 @@ async def test_only_published_articles_answer(admin_client: Any) -> None:
         headers=admin,
     )
     assert published.status_code == 200
-    assert "three sizes" in (await answer_to(client, "llama wool blankets?"))["text"]
+    assert "three sizes" in (await first_reply(client, "llama wool blankets?"))["text"]
     archived = await client.put(
         f"{ARTICLES}/{draft.json()['id']}",
         params={"wait": "true"},
@@ -121,7 +102,7 @@ async def test_only_published_articles_answer(admin_client: Any) -> None:
         headers=admin,
     )
     assert archived.status_code == 200
-    assert "three sizes" not in (await answer_to(client, "llama wool blankets?"))["text"]
+    assert "three sizes" not in (await first_reply(client, "llama wool blankets?"))["text"]
 
 
 async def test_editing_a_shipped_article_keeps_its_file_text_as_history(admin_client: Any) -> None:
@@ -259,5 +240,5 @@ async def test_customers_are_answered_during_a_large_import(admin_client: Any) -
     assert {kind for _, kind in turns} == {"answer"}
     after = (await client.get("/readyz")).json()["knowledge"]
     assert after["articles"] == before.json()["knowledge"]["articles"] + 300
-    reply = await answer_to(client, "can I use the TS-117 trail stove indoors?")
+    reply = await first_reply(client, "can I use the TS-117 trail stove indoors?")
     assert "TS-117" in reply["text"]

@@ -10,7 +10,6 @@ import io
 import json
 import time
 import zipfile
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -18,11 +17,8 @@ import pytest
 
 from app.kb.imports import MAX_FILE_BYTES, MAX_ZIP_BYTES, MAX_ZIP_ENTRIES
 from tests.conftest import (
-    ADMIN,
-    ADMIN_EMAIL,
-    ADMIN_PASSWORD,
     ask,
-    login,
+    first_reply,
     make_staff,
     open_conversation,
 )
@@ -43,21 +39,6 @@ DRAFT = {
     "body": "Alpaca socks arrive next season.\n\n- warm\n- soft",
     "status": "draft",
 }
-
-
-@pytest.fixture
-async def admin_client(
-    start_app: Callable[..., Any],
-) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
-    async with start_app(**ADMIN) as client:
-        yield client, await login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
-
-
-async def answer_to(client: httpx.AsyncClient, text: str) -> dict[str, Any]:
-    """The bot's reply to `text` as the first message of a new conversation."""
-    response = await ask(client, await open_conversation(client), text)
-    assert response.status_code == 201, response.text
-    return response.json()["reply"]  # type: ignore[no-any-return]
 
 
 async def post_file(
@@ -115,7 +96,7 @@ async def test_json_import_creates_then_updates_by_slug_and_answers_live(
         "unchanged": 0,
     }
     assert int(created.headers["X-Knowledge-Revision"]) == result["revision"]
-    reply = await answer_to(client, "do you sell blankets made of llama wool?")
+    reply = await first_reply(client, "do you sell blankets made of llama wool?")
     assert reply["kind"] == "answer" and "three sizes" in reply["text"]
     draft = await by_slug(client, admin, "alpaca-socks-coming-soon")  # made from the title
     assert draft["status"] == "draft" and draft["source"] == "api"
@@ -130,7 +111,7 @@ async def test_json_import_creates_then_updates_by_slug_and_answers_live(
     assert updated.status_code == 200, updated.text
     assert (updated.json()["updated"], updated.json()["created"]) == (2, 0)
     assert updated.json()["revision"] == result["revision"] + 1, "one revision per import"
-    assert "four sizes" in (await answer_to(client, "llama wool blankets?"))["text"]
+    assert "four sizes" in (await first_reply(client, "llama wool blankets?"))["text"]
 
     llama = await by_slug(client, admin, "products/llama-blankets")
     assert llama["version"] == 2 and llama["tags"] == ["products", "wool"]
@@ -458,7 +439,7 @@ async def test_customers_are_answered_while_an_import_lands(admin_client: Any) -
     assert imported.status_code == 200, imported.text
     assert imported.json()["created"] == 151
     assert codes == [201] * 40
-    reply = await answer_to(client, "do you sell blankets made of llama wool?")
+    reply = await first_reply(client, "do you sell blankets made of llama wool?")
     assert "three sizes" in reply["text"]
 
 

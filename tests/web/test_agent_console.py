@@ -4,8 +4,6 @@ customer's next message live, and resolves; the page passes an axe-core audit.""
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,42 +11,30 @@ from typing import Any
 import httpx
 import pytest
 
-from scripts.servicekit import CHROMIUM_ARGS, free_port, start_server, stop_server
+from scripts.servicekit import CHROMIUM_ARGS
+from tests.web.conftest import AXE, CHROMIUM, needs_chromium, served
 
-CHROMIUM = os.environ.get("SWITCHBOARD_TEST_CHROMIUM", "/usr/bin/chromium")
-AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin password 1"
 AGENT_EMAIL = "alice@example.com"
 AGENT_PASSWORD = "alice password 1"
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason=f"no browser at {CHROMIUM} (apt-get install chromium)"
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
 def server_url(
     tmp_path_factory: pytest.TempPathFactory, model_cache: Path, seeded_index: Path
 ) -> Iterator[str]:
-    data_dir = tmp_path_factory.mktemp("agent-console") / "data"
-    shutil.copytree(seeded_index, data_dir / "index")
-    (data_dir / "models").mkdir()
-    for exported in model_cache.iterdir():
-        (data_dir / "models" / exported.name).symlink_to(exported)
-    port = free_port()
-    process, _, _ = start_server(
-        data_dir,
-        port,
-        env_overrides={
-            "SWITCHBOARD_ADMIN_EMAIL": ADMIN_EMAIL,
-            "SWITCHBOARD_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        },
-    )
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop_server(process)
+    with served(
+        tmp_path_factory,
+        model_cache,
+        seeded_index,
+        name="agent-console",
+        admin_email=ADMIN_EMAIL,
+        admin_password=ADMIN_PASSWORD,
+    ) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

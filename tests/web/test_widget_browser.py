@@ -4,49 +4,35 @@ against the real service started as a user starts it."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from scripts.servicekit import CHROMIUM_ARGS, free_port, start_server, stop_server
+from scripts.servicekit import CHROMIUM_ARGS
+from tests.web.conftest import AXE, CHROMIUM, needs_chromium, served
 
-CHROMIUM = os.environ.get("SWITCHBOARD_TEST_CHROMIUM", "/usr/bin/chromium")
 WEB = Path(__file__).resolve().parents[2] / "app" / "web"
-AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 ADMIN = {"email": "admin@example.com", "password": "admin password 1"}
 W = "#switchboard-widget"
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason=f"no browser at {CHROMIUM} (apt-get install chromium)"
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
 def server_url(
     tmp_path_factory: pytest.TempPathFactory, model_cache: Path, seeded_index: Path
 ) -> Iterator[str]:
-    data_dir = tmp_path_factory.mktemp("browser") / "data"
-    shutil.copytree(seeded_index, data_dir / "index")
-    (data_dir / "models").mkdir()
-    for exported in model_cache.iterdir():
-        (data_dir / "models" / exported.name).symlink_to(exported)
-    port = free_port()
-    process, _, _ = start_server(
-        data_dir,
-        port,
-        env_overrides={
-            "SWITCHBOARD_ADMIN_EMAIL": ADMIN["email"],
-            "SWITCHBOARD_ADMIN_PASSWORD": ADMIN["password"],
-        },
-    )
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop_server(process)
+    with served(
+        tmp_path_factory,
+        model_cache,
+        seeded_index,
+        name="browser",
+        admin_email=ADMIN["email"],
+        admin_password=ADMIN["password"],
+    ) as url:
+        yield url
 
 
 def test_customer_asks_in_the_widget_and_the_conversation_survives_a_reload(
