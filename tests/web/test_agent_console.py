@@ -157,6 +157,7 @@ def test_agent_claims_replies_sees_the_customer_live_and_resolves(
         expect(item).to_contain_text("Asked for a person")  # the handoff reason
         expect(item).to_contain_text("Sentiment:")
         expect(item).to_contain_text("waiting")
+        expect(item.locator(".last")).to_have_count(0)  # the question is in the summary once
         expect(page.get_by_label("Status")).to_have_value("online")
 
         # a second handoff arrives live: the queue grows without a reload and a badge says so
@@ -218,6 +219,24 @@ def test_agent_claims_replies_sees_the_customer_live_and_resolves(
         expect(page.locator("#conv-status")).to_contain_text("assigned to Bob", timeout=10_000)
         assert other.view()["agent"] == {"name": "Bob"}
         expect(page.get_by_label("Reply to the customer")).to_be_disabled()
+
+        # signing out means leaving: Alice goes offline and her open conversation is queued
+        third = Customer(client)
+        third.say("can I speak to a person")
+        queue.locator("li").first.get_by_role("button", name="Claim").click()
+        expect(page.locator("#conv-status")).to_contain_text("assigned to you")
+        assert third.view()["agent"] == {"name": "Alice"}
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.locator("#login-error")).to_contain_text("signed out")
+        assert third.view()["status"] == "queued"
+        bob_token = client.post(
+            "/api/v1/auth/login", json={"email": "bob@example.com", "password": "bob password 1"}
+        ).json()["token"]
+        presence = client.get(
+            "/api/v1/agent/presence", headers={"Authorization": f"Bearer {bob_token}"}
+        ).json()
+        alice = next(row for row in presence if row["name"] == "Alice")
+        assert (alice["presence"], alice["online"]) == ("offline", False)
 
         assert errors == []
         browser.close()

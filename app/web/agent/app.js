@@ -130,6 +130,13 @@ function showLogin(message) {
 }
 
 async function logout() {
+  // Signing out means leaving: go offline first, so the queue stops counting on this agent
+  // and their open conversations go back to it for a colleague.
+  try {
+    await api("PUT", "/api/v1/agent/presence", { status: "offline" });
+  } catch {
+    // the token may already be gone; signing out locally is what matters
+  }
   try {
     await api("POST", "/api/v1/auth/logout");
   } catch {
@@ -312,7 +319,7 @@ function renderQueue() {
           `Sentiment: ${sentimentLabel(item.sentiment)}`,
         ),
         el("p", { class: "summary" }, summary),
-        lastCustomer && lastCustomer.text !== summary
+        lastCustomer && lastCustomer.text !== (packet.question || summary)
           ? el("p", { class: "last muted" }, `Last: “${lastCustomer.text}”`)
           : null,
         item.contact_email ? el("p", { class: "muted small" }, `Email: ${item.contact_email}`) : null,
