@@ -376,3 +376,53 @@ def test_options_come_from_the_script_tag(server_url: str) -> None:
         box = dialog.bounding_box()
         assert box is not None and box["x"] < 100  # on the left
         browser.close()
+
+
+def test_a_phone_sized_screen_and_the_keyboard_alone(server_url: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        phone = browser.new_context(
+            viewport={"width": 390, "height": 800}, is_mobile=True, has_touch=True
+        ).new_page()
+        phone.goto(server_url)
+        # the demo page fits the screen, so the phone does not zoom out past the launcher
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+        phone.get_by_role("button", name="chat").tap()
+        panel = phone.locator(f"{W} .panel")
+        expect(panel).to_be_visible()
+        box = panel.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+        assert box["y"] >= 0 and box["y"] + box["height"] <= 800
+        field = phone.get_by_role("textbox", name="message")
+        field.fill("how long until I get my refund?")
+        phone.get_by_role("button", name="Send").tap()
+        expect(phone.locator(f"{W} .msg.bot").nth(1)).to_contain_text(
+            "business days", timeout=15_000
+        )
+
+        # keyboard alone: Tab reaches the launcher, Enter opens with the focus in the message
+        # field, Enter sends, Escape closes and gives the focus back to the launcher
+        page = browser.new_page()
+        page.goto(server_url)
+        launcher = page.get_by_role("button", name="chat")
+        launcher.wait_for()
+        for _ in range(40):
+            page.keyboard.press("Tab")
+            if launcher.evaluate("b => b.getRootNode().activeElement === b"):
+                break
+        else:
+            raise AssertionError("Tab never reached the chat launcher")
+        page.keyboard.press("Enter")
+        message = page.get_by_role("textbox", name="message")
+        expect(message).to_be_focused()
+        page.keyboard.type("how long until I get my refund?")
+        page.keyboard.press("Enter")
+        expect(page.locator(f"{W} .msg.bot").nth(1)).to_contain_text(
+            "business days", timeout=15_000
+        )
+        page.keyboard.press("Escape")
+        expect(page.locator(f"{W} .panel")).to_be_hidden()
+        assert launcher.evaluate("b => b.getRootNode().activeElement === b")
+        browser.close()
