@@ -108,6 +108,7 @@
       .sources { margin-top: 6px; font-size: 12px; color: #4d5752; }
       .msg.rich { white-space: normal; }
       .msg.rich p { margin: 0 0 8px; } .msg.rich p:last-of-type { margin-bottom: 0; }
+      .msg.rich p.breaks { white-space: pre-line; }
       .msg.rich h3 { margin: 10px 0 4px; font-size: 14px; }
       .msg.rich ul, .msg.rich ol { margin: 0 0 8px; padding-left: 20px; }
       .msg.rich table { border-collapse: collapse; margin: 0 0 8px; font-size: 13px; }
@@ -223,7 +224,8 @@
     return parent;
   }
 
-  function markdown(source) {
+  // `breaks`: a single newline stays a line break (agents' chat replies), not a space (articles)
+  function markdown(source, breaks = false) {
     const frag = document.createDocumentFragment();
     for (const block of source.split(/\n\s*\n/)) {
       const lines = block.split("\n").filter((l) => l.trim());
@@ -244,7 +246,7 @@
         frag.append(table);
       } else {
         if (/^#{1,6}\s/.test(lines[0])) frag.append(inline(el("h3"), lines.shift().replace(/^#+\s*/, "")));
-        frag.append(inline(el("p"), lines.join(" ")));
+        frag.append(inline(el("p", breaks ? "breaks" : ""), lines.join(breaks ? "\n" : " ")));
       }
     }
     return frag;
@@ -285,7 +287,8 @@
     }
     const bubble = el("div", `msg ${message.author === "customer" || message.author === "agent" || message.author === "system" ? message.author : "bot"}`);
     if (message.author === "agent") {
-      bubble.append(el("span", "who", meta.agent_name || "Agent"), document.createTextNode(message.text));
+      bubble.classList.add("rich");
+      bubble.append(el("span", "who", meta.agent_name || "Agent"), markdown(message.text, true));
     } else if (meta.kind === "answer" && message.author === "bot") {
       bubble.classList.add("rich");
       bubble.append(markdown(message.text));

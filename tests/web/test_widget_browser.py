@@ -204,10 +204,15 @@ def test_an_agent_answers_live_and_the_customer_rates_the_conversation(
         sockets[-1].close()  # type: ignore[attr-defined]
         agent.post(
             f"/api/v1/agent/conversations/{cid}/messages",
-            json={"text": "Found it: it ships tomorrow."},
+            json={
+                "text": "Found it: it ships **tomorrow**.\nTracking: [LS-1042](https://example.com/t)"
+            },
         ).raise_for_status()
         expect(reply).to_have_count(2, timeout=15_000)
-        expect(reply.nth(1)).to_contain_text("it ships tomorrow")
+        # an agent's Markdown is built as DOM like an article's, and a newline stays a break
+        expect(reply.nth(1).locator("strong")).to_have_text("tomorrow")
+        expect(reply.nth(1).locator("a")).to_have_attribute("href", "https://example.com/t")
+        assert "tomorrow.\nTracking" in reply.nth(1).locator("p").inner_text()
         assert len(sockets) >= 2
         seqs = page.locator(f"{W} .msg[data-seq]").evaluate_all(
             "nodes => nodes.map(n => Number(n.dataset.seq))"

@@ -2,7 +2,7 @@
 // optimistic concurrency (`version`), delete, and version history with revert.
 import { api } from "./api.js";
 import { clear, field, formatDate, h, say } from "./dom.js";
-import { renderMarkdown } from "./markdown.js";
+import { renderMarkdown } from "../shared/markdown.js";
 
 const PAGE = 20;
 const STATUSES = ["published", "draft", "archived"];

@@ -1,7 +1,7 @@
 // "Try it": what the bot would do with a message, and why (stores nothing).
 import { api } from "./api.js";
 import { clear, field, h, say } from "./dom.js";
-import { renderMarkdown } from "./markdown.js";
+import { renderMarkdown } from "../shared/markdown.js";
 
 function num(value, digits = 3) {
   return typeof value === "number" ? value.toFixed(digits) : "—";

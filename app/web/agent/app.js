@@ -4,6 +4,7 @@
 
 import { api, ApiError, clientId, session, setUnauthorizedHandler } from "./api.js";
 import { AgentStream } from "./stream.js";
+import { renderMarkdown } from "../shared/markdown.js";
 import {
   $,
   clear,
@@ -525,7 +526,11 @@ function appendMessage(message) {
       el("span", { class: "author" }, authorLabel(message)),
       el("time", { datetime: message.created_at }, clockTime(message.created_at)),
     ),
-    el("p", { class: "msg-text" }, message.text),
+    // Bot answers and agents' replies are Markdown, shown as the customer sees them (built as
+    // DOM, never parsed as HTML); customers' words stay plain text.
+    message.author === "bot" || message.author === "agent"
+      ? el("div", { class: "msg-text md" }, renderMarkdown(message.text, { breaks: true }))
+      : el("p", { class: "msg-text" }, message.text),
     details.length ? el("p", { class: "msg-details" }, details.join(" · ")) : null,
   );
   // keep seq order even if an older message arrives late
@@ -770,7 +775,7 @@ async function loadAssist() {
           el("strong", {}, article.title),
           el("span", { class: "muted small" }, `${Math.round(article.score * 100)}% match`),
         ),
-        el("p", { class: "small" }, excerpt),
+        el("div", { class: "small md" }, renderMarkdown(excerpt)),
         el(
           "button",
           {

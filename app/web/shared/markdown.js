@@ -73,8 +73,10 @@ function cells(line) {
   return line.trim().replace(/^\|/, "").replace(/\|$/, "").split("|").map((c) => c.trim());
 }
 
-/** Render `source` into a DocumentFragment. */
-export function renderMarkdown(source) {
+/** Render `source` into a DocumentFragment. With `breaks`, a single newline inside a
+ * paragraph stays a line break (chat messages) instead of a space (articles); style those
+ * paragraphs with `white-space: pre-line`. */
+export function renderMarkdown(source, { breaks = false } = {}) {
   const out = document.createDocumentFragment();
   const lines = String(source || "").replace(/\r\n?/g, "\n").split("\n");
   let i = 0;
@@ -155,7 +157,7 @@ export function renderMarkdown(source) {
       para.push(lines[i].trim());
       i += 1;
     }
-    out.append(renderInline(para.join(" "), document.createElement("p")));
+    out.append(renderInline(para.join(breaks ? "\n" : " "), document.createElement("p")));
   }
   return out;
 }
