@@ -1,11 +1,12 @@
 // The admin console: sign-in, section navigation, and the sections' modules.
-import { api, ApiError, getToken, setToken, setUnauthorizedHandler } from "./api.js";
-import { h, say } from "./dom.js";
+import { api, getToken, setToken, setUnauthorizedHandler } from "./api.js";
+import { say } from "./dom.js";
 import { initArticles } from "./articles.js";
 import { initTransfer } from "./transfer.js";
 import { initTry } from "./try.js";
 import { initGaps } from "./gaps.js";
 import { initUsers } from "./users.js";
+import { initDashboard } from "./dashboard.js";
 
 const VIEWS = ["articles", "transfer", "try", "gaps", "users", "dashboard"];
 const $ = (id) => document.getElementById(id);
@@ -28,18 +29,6 @@ function showLogin(message) {
   $("login").hidden = false;
   say($("login-error"), message || "", "error");
   $("login-email").focus();
-}
-
-async function loadDashboard(section) {
-  // The dashboard module is optional: import it only if it is there.
-  try {
-    const mod = await import("./dashboard.js");
-    const mount = mod.mount || mod.default;
-    if (typeof mount === "function") await mount(section, { api, ApiError, h, user: state.user });
-  } catch (error) {
-    console.info("dashboard module not available:", error && error.message);
-    section.append(h("p", { class: "empty" }, "The dashboard is not available on this server yet."));
-  }
 }
 
 function route() {
@@ -77,7 +66,7 @@ function startConsole(user) {
     state.modules.try = initTry($("try"), ctx);
     state.modules.gaps = initGaps($("gaps"), ctx);
     state.modules.users = initUsers($("users"), ctx);
-    loadDashboard($("dashboard"));
+    state.modules.dashboard = initDashboard($("dashboard"));
   }
   state.shown.clear();
   route();

@@ -2,13 +2,8 @@
 // GET /api/v1/admin/analytics/conversations.csv. Rendered with DOM methods only: every string
 // from the server goes in as text, never as HTML. Bars are decorative (aria-hidden); each one
 // sits beside its number in an ordinary table, so screen readers get the figures as text.
-//
-//   import { renderDashboard } from "/static/admin/dashboard.js";
-//   await renderDashboard(container, (path) => fetchJson(path));
-//
-// `api(path)` is a GET helper that resolves with the parsed JSON body (and, for the CSV, with
-// its text) and rejects with an Error whose message is the server's error message.
-// `mount(section, {api})` adapts the admin console's `api(method, path, options)` client.
+// The figures are fetched again each time the section is shown, so they are never stale.
+import { api } from "./api.js";
 
 const SUMMARY = "/api/v1/admin/analytics/summary";
 const CSV = "/api/v1/admin/analytics/conversations.csv";
@@ -256,7 +251,7 @@ function renderCsat(data) {
   const max = Math.max(0, ...dist.map((d) => d.count));
   return el("section", {},
     table(
-      `Ratings (${count(data.csat.count)} for ${count(data.csat.resolutions)} resolutions)`,
+      `Ratings (${count(data.csat.count)} for ${count(data.csat.resolutions)} resolution${data.csat.resolutions === 1 ? "" : "s"})`,
       [{ label: "Score" }, { label: "Ratings", num: true }, { label: "", bar: true }],
       data.csat.count ? dist.map((d) => [`${d.score} of 5`, count(d.count), bar(d.count, max, d.score >= 4 ? "ok" : d.score <= 2 ? "alt" : "")]) : [],
       { empty: "No ratings in this range." },
@@ -327,7 +322,6 @@ function renderAgents(data) {
 
 function renderFigures(data) {
   return [
-    el("p", { class: "meta" }, `From ${data.start} to ${data.end} (${data.days} days, UTC).`),
     renderKpis(data),
     renderPerDay(data),
     el("div", { class: "dash-grid" }, renderHandoffs(data), renderCsat(data), renderIntents(data)),
@@ -349,12 +343,9 @@ function errorMessage(error) {
   return (error && error.message) || "the request failed";
 }
 
-async function downloadCsv(api, from, to) {
-  const result = await api(`${CSV}${rangeQuery(from, to)}`);
-  let blob;
-  if (result instanceof Blob) blob = result;
-  else if (result && typeof result.blob === "function") blob = await result.blob();
-  else blob = new Blob([typeof result === "string" ? result : ""], { type: "text/csv" });
+async function downloadCsv(get, from, to) {
+  const text = await get(`${CSV}${rangeQuery(from, to)}`);
+  const blob = new Blob([text], { type: "text/csv" });
   const url = URL.createObjectURL(blob);
   const link = el("a", { href: url, download: `switchboard-conversations-${from || "start"}-to-${to || "today"}.csv`, hidden: true });
   document.body.append(link);
@@ -363,11 +354,9 @@ async function downloadCsv(api, from, to) {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-/**
- * Render the dashboard into `container` (its heading, if any, is kept): a range form, the
- * figures, and a CSV download. `api(path)` resolves with the parsed JSON of a GET.
- */
-export async function renderDashboard(container, api) {
+/** Build the dashboard's controls in `container`; returns `load()`, which fetches and shows the
+ * figures for the chosen range. `get(path)` resolves with the parsed JSON (or the CSV text). */
+function renderDashboard(container, get) {
   ensureStyle();
   const previous = container.querySelector(":scope > .dash-root");
   if (previous) previous.remove();
@@ -407,11 +396,11 @@ export async function renderDashboard(container, api) {
     figures.setAttribute("aria-busy", "true");
     showButton.disabled = true;
     try {
-      const data = await api(`${SUMMARY}${rangeQuery(fromInput.value, toInput.value)}`);
+      const data = await get(`${SUMMARY}${rangeQuery(fromInput.value, toInput.value)}`);
       fromInput.value = data.start;
       toInput.value = data.end;
       figures.replaceChildren(...renderFigures(data));
-      say(status, `Showing ${data.start} to ${data.end}.`);
+      say(status, `Showing ${data.start} to ${data.end} (${data.days} days, UTC).`);
     } catch (error) {
       say(status, "");
       say(alert, `Could not load the dashboard: ${errorMessage(error)}`);
@@ -427,7 +416,7 @@ export async function renderDashboard(container, api) {
     csvButton.disabled = true;
     say(status, "Preparing the CSV…");
     try {
-      await downloadCsv(api, fromInput.value, toInput.value);
+      await downloadCsv(get, fromInput.value, toInput.value);
       say(status, "The CSV was downloaded.");
     } catch (error) {
       say(status, "");
@@ -455,15 +444,11 @@ export async function renderDashboard(container, api) {
     alert,
     figures,
   );
-  await load();
+  return load;
 }
 
-/** The admin console's entry point: `mount(section, {api})` with `api(method, path, options)`. */
-export async function mount(section, context = {}) {
-  const client = context.api;
-  // The console's client takes (method, path, options); a plain GET helper takes (path).
-  const get = (path) => (client.length >= 2 ? client("GET", path) : client(path));
-  await renderDashboard(section, get);
+/** The admin console's dashboard section: `show()` (re)loads the figures. */
+export function initDashboard(section) {
+  const load = renderDashboard(section, (path) => api("GET", path));
+  return { show: () => load() };
 }
-
-export default mount;
