@@ -26,6 +26,14 @@ class RetrievalSettings(BaseModel):
     chunk_words: int = Field(
         120, ge=20, le=1000, description="Body chunk size in words (a change re-embeds)."
     )
+    exact_max_passages: int = Field(
+        100_000,
+        ge=0,
+        description="Up to this many passages the index is exact; above it IVF (app.kb.ann).",
+    )
+    ivf_nprobe: int | None = Field(
+        None, ge=1, description="IVF lists a query scans (default: lists / 16, at least 32)."
+    )
 
 
 class EmbeddingSettings(BaseModel):

@@ -39,6 +39,8 @@ async def readyz(request: Request) -> JSONResponse:
             "passages": build.passages if build else 0,
             "embedded_at_last_build": build.embedded if build else 0,
             "last_build_seconds": round(build.seconds, 3) if build else 0.0,
+            "index": build.index_kind if build else "flat",
+            "index_source": build.index_source if build else "built",
             # Whether the last background rebuild failed (the details are in the log).
             "refresh_failing": bool(runtime.refresher and runtime.refresher.last_error),
         },

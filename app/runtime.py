@@ -78,6 +78,8 @@ class Runtime:
             model_key=embedder.key,
             dimension=embedder.dimension,
             chunk_words=settings.retrieval.chunk_words,
+            exact_max=settings.retrieval.exact_max_passages,
+            nprobe=settings.retrieval.ivf_nprobe,
         )
         try:
             intents = await IntentEngine.start(settings, batcher.encode_many)

@@ -1,9 +1,10 @@
 """The live knowledge index: builds the vector index from published articles and answers searches.
 
 Searches read an immutable snapshot; a rebuild makes a new snapshot and swaps the reference in
-one assignment, so a search never sees a half-built index. How articles are scored (best passage
-cosine, adjusted by how well each article's centroid fits the query) is described in
-`app.kb.vector_index`.
+one assignment, so a search never sees a half-built index. The FAISS index is exact or IVF by
+the number of passages (`app.kb.ann`); a start with nothing changed reads the persisted one.
+How articles are scored (best passage cosine, adjusted by how well each article's centroid fits
+the query) is described in `app.kb.vector_index`.
 """
 
 from __future__ import annotations
@@ -11,12 +12,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from app.kb.ann import (
+    EXACT_MAX,
+    IndexChoice,
+    build_index,
+    choose_index,
+    load_index,
+    save_index,
+)
 from app.kb.models import Article
 from app.kb.passages import PASSAGES_VERSION, article_passages
 from app.kb.vector_index import CENTROID_WEIGHT, StoredPassages, VectorIndex
@@ -54,6 +64,9 @@ class BuildReport:
     embedded: int
     seconds: float
     revision: int
+    index_kind: str = "flat"  # the FAISS index: "flat" (exact) or "ivf" (app.kb.ann)
+    index: str = ""  # a description of it
+    index_source: str = "built"  # "built", "disk" (read back unchanged) or "unchanged"
 
 
 @dataclass(frozen=True)
@@ -115,8 +128,12 @@ class KnowledgeIndex:
         dimension: int,
         chunk_words: int,
         centroid_weight: float = CENTROID_WEIGHT,
+        exact_max: int = EXACT_MAX,
+        nprobe: int | None = None,
     ) -> None:
         self._folder = folder
+        self._exact_max = exact_max
+        self._nprobe = nprobe
         self._model_key = f"{model_key}:p{PASSAGES_VERSION}:w{chunk_words}"
         self._dimension = dimension
         self._chunk_words = chunk_words
@@ -162,8 +179,11 @@ class KnowledgeIndex:
             fresh = await encode([text for _, text in plan.to_embed])
             for (position, _), vector in zip(plan.to_embed, fresh, strict=True):
                 plan.rows[position] = vector
-        index = await asyncio.to_thread(
-            self._assemble, plan, save=bool(plan.to_embed) or len(cached.kinds) != len(plan.kinds)
+        index, choice, source = await asyncio.to_thread(
+            self._assemble,
+            plan,
+            cached,
+            changed=bool(plan.to_embed) or len(cached.kinds) != len(plan.kinds),
         )
         refs = {a.id: ArticleRef(a.id, a.slug, a.title, a.body) for a in articles}
         self._snapshot = _Snapshot(index, refs, revision)
@@ -174,30 +194,60 @@ class KnowledgeIndex:
             embedded=len(plan.to_embed),
             seconds=time.perf_counter() - started,
             revision=revision,
+            index_kind=choice.kind,
+            index=choice.describe(),
+            index_source=source,
         )
         self.last_build = report
         log.info(
-            "knowledge index ready: revision %d, %d articles, %d passages, %d embedded, %.2fs",
+            "knowledge index ready: revision %d, %d articles, %d passages, %d embedded, "
+            "%s (%s), %.2fs",
             report.revision,
             report.articles,
             report.passages,
             report.embedded,
+            report.index,
+            report.index_source,
             report.seconds,
         )
         return report
 
-    def _assemble(self, plan: _BuildPlan, *, save: bool) -> VectorIndex:
+    def _assemble(
+        self, plan: _BuildPlan, cached: StoredPassages, *, changed: bool
+    ) -> tuple[VectorIndex, IndexChoice, str]:
+        """The new snapshot's index (in a worker thread), and how it was made. With nothing
+        changed since the store on disk, its persisted FAISS index is read back; otherwise the
+        store is saved and the index built (reusing the live IVF's trained centroids)."""
+        choice = choose_index(len(plan.kinds), exact_max=self._exact_max, nprobe=self._nprobe)
+        live = self._snapshot.index
+        if not changed and self._built and live.passages is cached:
+            return live, choice, "unchanged"
+        if not changed and cached.build_id:
+            loaded = load_index(self._folder, build_id=cached.build_id, choice=choice)
+            if loaded is not None:
+                index = VectorIndex(cached, centroid_weight=self._centroid_weight, index=loaded)
+                return index, choice, "disk"
         vectors = (
             np.vstack(plan.rows).astype(np.float32)
             if plan.rows
             else np.zeros((0, self._dimension), np.float32)
         )
         stored = StoredPassages(
-            vectors, np.asarray(plan.article_ids, np.int64), plan.kinds, plan.texts, plan.hashes
+            vectors,
+            np.asarray(plan.article_ids, np.int64),
+            plan.kinds,
+            plan.texts,
+            plan.hashes,
+            uuid.uuid4().hex,
         )
-        if save:
-            stored.save(self._folder, model_key=self._model_key)
-        return VectorIndex(stored, centroid_weight=self._centroid_weight)
+        index = build_index(vectors, choice, trained=live.faiss_index)
+        stored.save(self._folder, model_key=self._model_key)
+        save_index(index, self._folder, build_id=stored.build_id)
+        return (
+            VectorIndex(stored, centroid_weight=self._centroid_weight, index=index),
+            choice,
+            "built",
+        )
 
     def snapshot_vectors(self) -> tuple[StoredPassages, dict[int, ArticleRef]]:
         """The live snapshot's passage vectors and its articles, read together (read-only: for

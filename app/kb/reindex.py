@@ -21,6 +21,7 @@ import numpy as np
 
 from app.config import Settings
 from app.db import Database
+from app.kb.ann import INDEX_FILE, INDEX_META_FILE
 from app.kb.knowledge import BuildReport, KnowledgeIndex
 from app.kb.refresher import published_articles
 from app.kb.vector_index import STORE_FILE
@@ -70,12 +71,16 @@ async def reindex(
             model_key=embedder.key,
             dimension=embedder.dimension,
             chunk_words=settings.retrieval.chunk_words,
+            exact_max=settings.retrieval.exact_max_passages,
+            nprobe=settings.retrieval.ivf_nprobe,
         )
         report = await knowledge.rebuild(published, revision=revision, encode=encode)
-        if full and (folder / STORE_FILE).exists():
-            os.replace(folder / STORE_FILE, target / STORE_FILE)
-        elif full:  # nothing is published: an empty index
-            (target / STORE_FILE).unlink(missing_ok=True)
+        if full:  # the new files replace the old ones; none left when nothing is published
+            for name in (STORE_FILE, INDEX_FILE, INDEX_META_FILE):
+                if (folder / name).exists():
+                    os.replace(folder / name, target / name)
+                else:
+                    (target / name).unlink(missing_ok=True)
     finally:
         if full:
             shutil.rmtree(folder, ignore_errors=True)

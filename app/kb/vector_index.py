@@ -21,6 +21,8 @@ is built, so nothing extra is persisted and the file format is unchanged.
 
 Vectors are persisted with the content hash of the article they came from, so a rebuild
 re-embeds only articles whose content changed (none after a restart with the same content).
+Which FAISS index searches them (exact, or IVF for large knowledge bases) and how it is
+persisted is `app.kb.ann`'s part.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+
+from app.kb.ann import build_index, choose_index
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +59,7 @@ class StoredPassages:
     kinds: list[str]
     texts: list[str]
     content_hashes: list[str]  # per row: the hash of the article version it was made from
+    build_id: str = ""  # names this set of rows; a persisted FAISS index records it
 
     @classmethod
     def empty(cls, dimension: int) -> StoredPassages:
@@ -67,6 +72,7 @@ class StoredPassages:
         folder.mkdir(parents=True, exist_ok=True)
         meta = {
             "model_key": model_key,
+            "build_id": self.build_id,
             "kinds": self.kinds,
             "texts": self.texts,
             "content_hashes": self.content_hashes,
@@ -114,24 +120,36 @@ class StoredPassages:
             list(meta["kinds"]),
             list(meta["texts"]),
             list(meta["content_hashes"]),
+            str(meta.get("build_id", "")),
         )
 
 
 class VectorIndex:
-    """Exact inner-product search over unit vectors (cosine), read-only once built."""
+    """Inner-product search over unit vectors (cosine), read-only once built: over `index`, a
+    FAISS index of `passages.vectors` in row order (see `app.kb.ann`), or an exact one."""
 
     def __init__(
-        self, passages: StoredPassages, *, centroid_weight: float = CENTROID_WEIGHT
+        self,
+        passages: StoredPassages,
+        *,
+        centroid_weight: float = CENTROID_WEIGHT,
+        index: faiss.Index | None = None,
     ) -> None:
         self.passages = passages
         self.centroid_weight = centroid_weight
-        dimension = passages.vectors.shape[1]
-        self._index = faiss.IndexFlatIP(dimension)
-        if len(passages.kinds):
-            self._index.add(passages.vectors)
+        if index is None:
+            index = build_index(passages.vectors, choose_index(len(passages.kinds)))
+        if index.ntotal != len(passages.kinds):
+            raise ValueError(f"index has {index.ntotal} rows, passages {len(passages.kinds)}")
+        self._index = index
         self._centroids, self._row_centroid = article_centroids(
             passages.vectors, passages.article_ids
         )
+
+    @property
+    def faiss_index(self) -> faiss.Index:
+        """The FAISS index searched (read-only)."""
+        return self._index
 
     @property
     def size(self) -> int:

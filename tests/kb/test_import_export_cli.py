@@ -95,7 +95,11 @@ def test_import_export_and_reindex_from_the_command_line(
     assert second["embedded"] == 0, "nothing is missing"
     full = json.loads(run_cli(["kb", "reindex", "--full"], data, model_cache).stdout)
     assert full["embedded"] == full["passages"] == report["passages"]
-    assert sorted(p.name for p in (data / "index").iterdir()) == ["passages.npz"]
+    assert sorted(p.name for p in (data / "index").iterdir()) == [
+        "passages.faiss",
+        "passages.faiss.json",
+        "passages.npz",
+    ]  # the store and its FAISS index, and no leftover build folder
 
 
 async def test_a_running_server_picks_up_a_command_line_import(
