@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kb import articles
@@ -59,7 +59,10 @@ async def sync_folder(session: AsyncSession, *, articles_in: list[ArticleIn]) ->
     Articles created through the API are never touched; an API article whose slug collides
     with a file keeps its content.
     """
-    existing = {a.slug: a for a in (await session.scalars(select(Article))).all()}
+    # Only file articles and those whose slug a file claims: not every API article's body.
+    slugs = [a.slug for a in articles_in]
+    query = select(Article).where(or_(Article.source == "file", Article.slug.in_(slugs)))
+    existing = {a.slug: a for a in (await session.scalars(query)).all()}
     added = updated = unchanged = removed = 0
     seen: set[str] = set()
     for article_in in articles_in:

