@@ -62,6 +62,7 @@ import os
 import random
 import re
 import secrets
+import statistics
 import sys
 import tempfile
 import time
@@ -240,6 +241,10 @@ class LoadResult:
     problems: list[str] = field(default_factory=list)  # the first few, spelled out
     database: str | None = None
     driver_cpu_seconds: float = 0.0  # CPU this process used during the load
+    # the service's resident memory (MiB) before the load and during it, when its pid is known
+    service_rss_rest_mb: float | None = None
+    service_rss_median_mb: float | None = None
+    service_rss_peak_mb: float | None = None
 
     @property
     def server_errors(self) -> int:
@@ -1093,6 +1098,43 @@ class Agent:
         return True
 
 
+def resident_mb(pid: int) -> float | None:
+    """The process's resident memory (VmRSS) in MiB, or None when it cannot be read."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+async def run_load_watching(config: LoadConfig, pid: int | None) -> LoadResult:
+    """`run_load`, sampling the service's resident memory once a second when `pid` is given."""
+    if pid is None:
+        return await run_load(config)
+    rest = resident_mb(pid)
+    samples: list[float] = []
+
+    async def sample() -> None:
+        while True:
+            value = resident_mb(pid)
+            if value is not None:
+                samples.append(value)
+            await asyncio.sleep(1.0)
+
+    sampler = asyncio.create_task(sample())
+    try:
+        result = await run_load(config)
+    finally:
+        sampler.cancel()
+    result.service_rss_rest_mb = rest
+    if samples:
+        result.service_rss_median_mb = statistics.median(samples)
+        result.service_rss_peak_mb = max(samples)
+    return result
+
+
 async def run_load(config: LoadConfig) -> LoadResult:
     """Run the load test described by `config` against the service at `config.base_url`."""
     connections = config.customers + 3 * config.agents + 8
@@ -1163,6 +1205,17 @@ def report(result: LoadResult, config: LoadConfig) -> str:
         f"| HTTP and stream errors | {errors} |",
         f"| CPU used by the driver itself | {result.driver_cpu_seconds:.0f} s "
         f"({result.driver_cpu_seconds / max(result.seconds, 1e-9):.0%} of a core) |",
+        *(
+            [
+                f"| Service resident memory: at rest / median under load / peak | "
+                f"{result.service_rss_rest_mb:,.0f} / {result.service_rss_median_mb:,.0f} / "
+                f"{result.service_rss_peak_mb:,.0f} MiB |"
+            ]
+            if result.service_rss_rest_mb is not None
+            and result.service_rss_median_mb is not None
+            and result.service_rss_peak_mb is not None
+            else []
+        ),
         "",
         "| operation | count | p50 (ms) | p95 (ms) | p99 (ms) | max (ms) |",
         "|---|---:|---:|---:|---:|---:|",
@@ -1196,7 +1249,7 @@ async def run_with_server(args: argparse.Namespace, config: LoadConfig) -> LoadR
     """Start a service with a fresh data folder (and its own demo orders service) if asked,
     then run."""
     if not args.start:
-        return await run_load(config)
+        return await run_load_watching(config, args.service_pid)
     admin_email = config.admin_email or "loadtest-admin@example.com"
     admin_password = config.admin_password or secrets.token_urlsafe(16)
     config.admin_email, config.admin_password = admin_email, admin_password
@@ -1222,7 +1275,7 @@ async def run_with_server(args: argparse.Namespace, config: LoadConfig) -> LoadR
             print(f"service ready on port {port} in {seconds:.0f} s", file=sys.stderr)
             try:
                 config.base_url = f"http://127.0.0.1:{port}"
-                return await run_load(config)
+                return await run_load_watching(config, process.pid)
             finally:
                 stop_server(process)
     finally:
@@ -1234,6 +1287,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--url", help="a running service, e.g. http://127.0.0.1:8000")
     where.add_argument("--start", action="store_true", help="start a service with fresh data")
+    parser.add_argument(
+        "--service-pid", type=int, default=None, help="with --url: report this process's memory"
+    )
     parser.add_argument("--admin-email", default=os.environ.get("SWITCHBOARD_ADMIN_EMAIL"))
     parser.add_argument("--admin-password", default=os.environ.get("SWITCHBOARD_ADMIN_PASSWORD"))
     parser.add_argument("--customers", type=int, default=16, help="customers at once")
