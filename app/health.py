@@ -32,6 +32,10 @@ async def readyz(request: Request) -> JSONResponse:
             "texts": runtime.batcher.stats.texts,
             "largest_batch": runtime.batcher.stats.largest_batch,
             "busy_seconds": round(runtime.batcher.stats.busy_seconds, 3),
+            # The query-embedding cache of customer messages (exact repeats).
+            "cache_hits": runtime.batcher.stats.cache_hits,
+            "cache_misses": runtime.batcher.stats.cache_misses,
+            "cache_entries": runtime.batcher.cache_entries,
         },
         "knowledge": {
             "revision": runtime.knowledge.revision,

@@ -19,7 +19,7 @@ from app.kb import service as kb_service
 from app.kb.knowledge import BuildReport, KnowledgeIndex
 from app.kb.loader import load_folder
 from app.kb.refresher import IndexRefresher
-from app.nlp.batcher import MicroBatcher
+from app.nlp.batcher import DEFAULT_CACHE_SIZE, MicroBatcher
 from app.nlp.embedder import Embedder
 from app.nlp.sentiment import SentimentModel
 from app.realtime.broker import Broker, create_broker
@@ -71,6 +71,8 @@ class Runtime:
             embedder.encode,
             max_batch=settings.embedding.max_batch,
             window_ms=settings.embedding.batch_window_ms,
+            cache_size=DEFAULT_CACHE_SIZE,
+            cache_key=embedder.cache_key,
         )
         batcher.start()
         knowledge = KnowledgeIndex(

@@ -1,10 +1,18 @@
 """Micro-batching: concurrent encode requests share one encoder call, off the event loop.
 
 Requests queue up while the encoder is busy; when it is free, the worker takes everything
-waiting (up to `max_batch`) as one batch. Under load (the previous batch held more than one
-request) it also waits a short window for stragglers, so throughput grows with load while an
-idle service adds no latency. Bulk work (indexing) goes through the same worker in small
-chunks, each run only when no customer request is waiting.
+waiting (up to `max_batch`) as one batch, at once: under steady load the batch is what arrived
+during the previous encode. When the encoder had gone idle under load (the previous batch held
+more than one request), the first request to arrive waits a short window for stragglers, so
+throughput grows with load while an idle service adds no latency. Bulk work (indexing) goes
+through the same worker in small chunks, each run only when no customer request is waiting.
+
+Customers ask the same things over and over, so single texts go through a bounded LRU cache of
+vectors keyed by `cache_key` (the embedder's: whitespace collapsed, and lowercased when the
+model's tokenizer lowercases anyway, so the key never merges texts the model tells apart). A
+repeat is answered at once without queueing; a text already waiting for the encoder is
+encoded once for every caller asking for it meanwhile. The model never changes while the
+service runs, so entries never go stale. Bulk work bypasses the cache.
 """
 
 from __future__ import annotations
@@ -32,10 +40,23 @@ BULK_MAX_WAIT = 0.25
 log = logging.getLogger(__name__)
 
 
+# Vectors of this many recent distinct customer texts are kept (384 floats each: 1.5 kB).
+DEFAULT_CACHE_SIZE = 4096
+# Longer texts are not cached: long messages rarely repeat, and the key would hold them.
+MAX_CACHED_CHARS = 500
+
+
+def collapse_whitespace(text: str) -> str:
+    """`text` with runs of whitespace as one space and none at the ends."""
+    return " ".join(text.split())
+
+
 @dataclass
 class _Request:
     text: str
     future: asyncio.Future[np.ndarray]
+    key: str | None = None  # cache key; None when the text is not cached
+    waiters: int = 1  # callers awaiting `future`; when all give up, it is cancelled
 
 
 @dataclass
@@ -53,15 +74,29 @@ class BatchStats:
     largest_batch: int = 0
     bulk_texts: int = 0  # texts encoded for bulk work (indexing), not counted in `texts`
     busy_seconds: float = field(default=0.0)
+    cache_hits: int = 0  # single texts answered from the cache or by an encode in flight
+    cache_misses: int = 0  # single texts that had to be encoded
 
 
 class MicroBatcher:
     """Collects single-text encode requests into batched calls to `encode` on one worker thread."""
 
-    def __init__(self, encode: EncodeFn, *, max_batch: int, window_ms: float) -> None:
+    def __init__(
+        self,
+        encode: EncodeFn,
+        *,
+        max_batch: int,
+        window_ms: float,
+        cache_size: int = 0,
+        cache_key: Callable[[str], str] = collapse_whitespace,
+    ) -> None:
         self._encode = encode
         self._max_batch = max_batch
         self._window = window_ms / 1000.0
+        self._cache_size = cache_size
+        self._cache_key = cache_key
+        self._cache: collections.OrderedDict[str, np.ndarray] = collections.OrderedDict()
+        self._pending: dict[str, _Request] = {}  # cached texts queued or being encoded
         self._queue: asyncio.Queue[_Request] = asyncio.Queue()
         self._bulk: collections.deque[_BulkJob] = collections.deque()
         self._bulk_ready = asyncio.Event()
@@ -105,6 +140,7 @@ class MicroBatcher:
                     future.cancel()
                 else:
                     future.set_exception(exc)
+        self._pending.clear()
         while not self._queue.empty():
             future = self._queue.get_nowait().future
             if not future.done():
@@ -113,13 +149,65 @@ class MicroBatcher:
                 else:
                     future.set_exception(exc)
 
+    @property
+    def cache_entries(self) -> int:
+        """How many vectors the cache holds."""
+        return len(self._cache)
+
     async def encode_one(self, text: str) -> np.ndarray:
-        """The vector of one text, encoded together with whatever else is waiting."""
+        """The vector of one text (read-only): from the cache, or encoded together with
+        whatever else is waiting."""
         if self._worker is None or self._worker.done():
             raise EmbedderError("the encoder is not running")
-        future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Request(text, future))
-        return await future
+        key = None
+        if self._cache_size > 0 and len(text) <= MAX_CACHED_CHARS:
+            key = self._cache_key(text)
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+                self.stats.cache_hits += 1
+                return cached
+            pending = self._pending.get(key)
+            if pending is not None and not pending.future.done():
+                self.stats.cache_hits += 1
+                pending.waiters += 1
+                return await self._wait(pending)
+            self.stats.cache_misses += 1
+        request = _Request(text, asyncio.get_running_loop().create_future(), key)
+        if key is not None:
+            self._pending[key] = request
+        self._queue.put_nowait(request)
+        return await self._wait(request)
+
+    async def _wait(self, request: _Request) -> np.ndarray:
+        """Await a request's vector; the last caller to give up cancels the request (so the
+        worker skips it), the others leave it running for those still waiting."""
+        try:
+            return await asyncio.shield(request.future)
+        finally:
+            request.waiters -= 1
+            if request.waiters == 0 and not request.future.done():
+                request.future.cancel()
+                self._forget(request)
+
+    def _forget(self, request: _Request) -> None:
+        """Stop offering a request to later callers of the same text."""
+        if request.key is not None and self._pending.get(request.key) is request:
+            del self._pending[request.key]
+
+    def _remember(self, request: _Request, vector: np.ndarray) -> np.ndarray:
+        """Keep a request's vector in the cache (a read-only copy, not a view that would hold
+        its whole batch in memory); returns what its callers get."""
+        if request.key is None:
+            return vector
+        self._forget(request)
+        kept = np.array(vector, dtype=np.float32)
+        kept.flags.writeable = False
+        self._cache[request.key] = kept
+        self._cache.move_to_end(request.key)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return kept
 
     async def encode_many(self, texts: list[str], *, chunk: int = BULK_CHUNK) -> np.ndarray:
         """Vectors of many texts (bulk work such as indexing), encoded `chunk` at a time by the
@@ -175,12 +263,16 @@ class MicroBatcher:
         loop = asyncio.get_running_loop()
         under_load = False
         while True:
+            # Requests already waiting arrived while the encoder was busy: they go at once, with
+            # whatever else is waiting. Waiting for stragglers then would only idle the encoder
+            # while the loop runs the previous batch's turns, whose customers are not back yet.
+            idle = self._queue.empty()
             first = await self._next_request()
             if first is None:
                 await self._encode_bulk(loop, self._bulk.popleft())
                 continue
             batch = [first]
-            if under_load and self._window > 0:
+            if under_load and idle and self._window > 0:
                 deadline = loop.time() + self._window
                 while len(batch) < self._max_batch:
                     remaining = deadline - loop.time()
@@ -227,17 +319,20 @@ class MicroBatcher:
                 raise RuntimeError(f"encoder returned {len(vectors)} vectors for {len(live)}")
         except asyncio.CancelledError:
             for r in live:
+                self._forget(r)
                 r.future.cancel()
             raise
         except Exception as exc:
             for r in live:
+                self._forget(r)
                 if not r.future.done():
                     r.future.set_exception(exc)
             return
         self._record(len(live), time.perf_counter() - started)
         for r, vector in zip(live, vectors, strict=True):
+            kept = self._remember(r, vector)
             if not r.future.done():
-                r.future.set_result(vector)
+                r.future.set_result(kept)
 
     def _record(self, size: int, seconds: float) -> None:
         self.stats.batches += 1

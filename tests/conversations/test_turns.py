@@ -115,3 +115,23 @@ async def test_conversation_status_is_readable_by_its_customer(client: httpx.Asy
     assert response.status_code == 200
     assert response.json()["status"] == "bot"
     assert response.json()["last_seq"] == 0
+
+
+async def test_a_repeated_question_is_answered_from_the_embedding_cache(
+    client: httpx.AsyncClient,
+) -> None:
+    """Another customer asking the same thing (case and spacing aside) gets the same answer
+    without a second encode; /readyz counts the cache's hits and misses."""
+    before = (await client.get("/readyz")).json()["encoder"]
+    first = await ask(client, await open_conversation(client), "Do you ship to Canada?")
+    again = await ask(client, await open_conversation(client), "  do you SHIP to   canada? ")
+    after = (await client.get("/readyz")).json()["encoder"]
+    assert first.status_code == again.status_code == 201
+    one, two = first.json(), again.json()
+    assert one["reply"]["sources"][0]["title"] == TITLES["shipping-to-canada"]
+    assert two["reply"]["text"] == one["reply"]["text"]
+    assert two["signals"] == one["signals"]
+    assert after["cache_hits"] - before["cache_hits"] == 1
+    assert after["cache_misses"] - before["cache_misses"] == 1
+    assert after["texts"] - before["texts"] == 1  # the encoder saw the question once
+    assert after["cache_entries"] >= 1

@@ -1,8 +1,10 @@
-"""The encoder: ONNX and torch agree; concurrent requests are batched and get their own vectors."""
+"""The encoder: ONNX and torch agree; concurrent requests are batched and get their own vectors;
+repeated customer texts are encoded once and served from a bounded cache."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +33,21 @@ def test_onnx_and_torch_give_the_same_vectors(embedder: Embedder, model_cache: P
     assert cosines.min() > 0.9999
     assert onnx_vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(onnx_vectors, axis=1), 1.0, atol=1e-4)
+
+
+def test_onnx_vectors_match_torch_in_order_over_several_batches(
+    embedder: Embedder, model_cache: Path
+) -> None:
+    """The ONNX path pools in numpy itself; over more texts than one batch of 64, of very
+    different lengths (one past the 256-token limit, one blank), each text keeps its own
+    vector, the same as sentence-transformers on torch gives."""
+    torch_embedder = Embedder(bundled_model_path(), backend="torch", cache_dir=model_cache)
+    texts = [f"question {i}: " + "where is my parcel " * (i % 7) for i in range(70)]
+    texts += ["refund " * 400, "   ", "Café ☕ naïve"]
+    onnx_vectors = embedder.encode(texts)
+    torch_vectors = torch_embedder.encode(texts)
+    assert onnx_vectors.shape == (len(texts), embedder.dimension)
+    assert float((onnx_vectors * torch_vectors).sum(axis=1).min()) > 0.9999
 
 
 def test_onnx_export_is_reused(embedder: Embedder, model_cache: Path) -> None:
@@ -131,3 +148,151 @@ async def test_bulk_encoding_yields_to_customers_but_is_never_starved(embedder: 
         stop.set()
         await asyncio.gather(*customers)
         await batcher.close()
+
+
+def test_the_cache_key_only_merges_texts_the_model_encodes_alike(embedder: Embedder) -> None:
+    """The bundled model lowercases (uncased BERT tokenizer), so case and spacing never change
+    its vector; punctuation and words do, and keep their own keys."""
+    assert embedder.ignores_case
+    same = ["Where is my order?", "  where IS my\torder?  ", "WHERE   IS MY ORDER?"]
+    assert {embedder.cache_key(t) for t in same} == {"where is my order?"}
+    vectors = embedder.encode(same)
+    assert float((vectors @ vectors.T).min()) > 0.9999
+    different = ["Where is my order?", "Where is my order", "Where is my orders?"]
+    assert len({embedder.cache_key(t) for t in different}) == 3
+
+
+async def test_repeated_texts_are_encoded_once_then_served_from_the_cache(
+    embedder: Embedder,
+) -> None:
+    batcher = MicroBatcher(
+        embedder.encode, max_batch=8, window_ms=0.0, cache_size=8, cache_key=embedder.cache_key
+    )
+    batcher.start()
+    try:
+        first = await batcher.encode_one("Where is my order?")
+        again = await batcher.encode_one("  where IS my   order? ")
+        other = await batcher.encode_one("can I pay with klarna")
+    finally:
+        await batcher.close()
+    assert batcher.stats.texts == 2  # the repeat never reached the encoder
+    assert (batcher.stats.cache_hits, batcher.stats.cache_misses) == (1, 2)
+    assert np.array_equal(first, again)
+    assert float(first @ embedder.encode(["Where is my order?"])[0]) > 0.9999
+    assert float(first @ other) < 0.9
+    assert not first.flags.writeable  # shared between callers: nobody may change it
+
+
+async def test_concurrent_identical_texts_share_one_encode(embedder: Embedder) -> None:
+    batcher = MicroBatcher(
+        embedder.encode, max_batch=64, window_ms=2.0, cache_size=64, cache_key=embedder.cache_key
+    )
+    batcher.start()
+    try:
+        texts = ["do you ship to Canada?"] * 10 + [f"question {i} about refunds" for i in range(5)]
+        vectors = await asyncio.gather(*[batcher.encode_one(t) for t in texts])
+    finally:
+        await batcher.close()
+    assert batcher.stats.texts == 6
+    assert (batcher.stats.cache_hits, batcher.stats.cache_misses) == (9, 6)
+    assert all(np.array_equal(vectors[0], v) for v in vectors[1:10])
+    expected = embedder.encode(texts[10:])
+    for got, want in zip(vectors[10:], expected, strict=True):
+        assert float(got @ want) > 0.9999
+
+
+async def test_the_cache_is_bounded_and_forgets_the_least_recently_used(
+    embedder: Embedder,
+) -> None:
+    batcher = MicroBatcher(
+        embedder.encode, max_batch=8, window_ms=0.0, cache_size=2, cache_key=embedder.cache_key
+    )
+    batcher.start()
+    try:
+        for text in ["alpha question", "beta question", "alpha question", "gamma question"]:
+            await batcher.encode_one(text)
+        assert batcher.cache_entries == 2
+        assert (batcher.stats.cache_hits, batcher.stats.cache_misses) == (1, 3)
+        await batcher.encode_one("alpha question")  # used recently: kept
+        await batcher.encode_one("beta question")  # the least recently used: forgotten
+    finally:
+        await batcher.close()
+    assert (batcher.stats.cache_hits, batcher.stats.cache_misses) == (2, 4)
+    assert batcher.cache_entries == 2
+
+
+async def test_a_caller_giving_up_does_not_fail_others_waiting_for_the_same_text(
+    embedder: Embedder,
+) -> None:
+    batcher = MicroBatcher(
+        embedder.encode, max_batch=8, window_ms=0.0, cache_size=8, cache_key=embedder.cache_key
+    )
+    batcher.start()
+    try:
+        quitter = asyncio.ensure_future(batcher.encode_one("is there a warranty"))
+        stayer = asyncio.ensure_future(batcher.encode_one("is there a warranty"))
+        await asyncio.sleep(0)  # both are waiting for the same encode
+        quitter.cancel()
+        vector = await stayer
+        assert vector.shape == (embedder.dimension,)
+        assert quitter.cancelled()
+        # Everyone giving up cancels the request; asking again later encodes it afresh.
+        alone = asyncio.ensure_future(batcher.encode_one("a question nobody waits for"))
+        await asyncio.sleep(0)
+        alone.cancel()
+        again = await batcher.encode_one("a question nobody waits for")
+        assert again.shape == (embedder.dimension,)
+    finally:
+        await batcher.close()
+
+
+async def test_a_failed_encode_is_not_cached(embedder: Embedder) -> None:
+    from app.nlp.embedder import EmbedderError
+
+    failures = ["boom"]
+
+    def encode(texts: list[str]) -> np.ndarray:
+        if failures and any("boom" in t for t in texts):
+            failures.pop()
+            raise EmbedderError("encoding failed: boom")
+        return embedder.encode(texts)
+
+    batcher = MicroBatcher(encode, max_batch=8, window_ms=0.0, cache_size=8)
+    batcher.start()
+    try:
+        with pytest.raises(EmbedderError):
+            await batcher.encode_one("boom")
+        vector = await batcher.encode_one("boom")  # encoded again, this time it works
+    finally:
+        await batcher.close()
+    assert vector.shape == (embedder.dimension,)
+    assert (batcher.stats.cache_hits, batcher.stats.cache_misses) == (0, 2)
+
+
+async def test_requests_that_arrived_during_an_encode_go_next_without_the_window(
+    embedder: Embedder,
+) -> None:
+    """Under load, what queued up while the encoder was busy is encoded as soon as it is free:
+    the straggler window (here a long 300 ms) is only for an encoder that had gone idle."""
+    starts: list[float] = []
+    ends: list[float] = []
+
+    def slow_encode(texts: list[str]) -> np.ndarray:
+        starts.append(time.perf_counter())
+        time.sleep(0.2)  # an encode long enough for the next requests to queue up
+        vectors = embedder.encode(texts)
+        ends.append(time.perf_counter())
+        return vectors
+
+    batcher = MicroBatcher(slow_encode, max_batch=64, window_ms=300.0)
+    batcher.start()
+    try:
+        first = [asyncio.ensure_future(batcher.encode_one(f"first {i}")) for i in range(2)]
+        await asyncio.sleep(0.05)  # the first batch (of 2: under load from now) is encoding
+        second = [asyncio.ensure_future(batcher.encode_one(f"second {i}")) for i in range(3)]
+        await asyncio.gather(*first, *second)
+    finally:
+        await batcher.close()
+    assert batcher.stats.batches == 2
+    assert batcher.stats.largest_batch == 3
+    assert starts[1] - ends[0] < 0.1, "the waiting requests sat out the straggler window"

@@ -7,7 +7,7 @@ import pytest
 
 from app.conversations.planning import kb_confidence
 from app.nlp.embedder import Embedder
-from app.nlp.intent_classifier import IntentClassifier
+from app.nlp.intent_classifier import IntentClassifier, TermWeights
 from app.policy.settings import PolicySettings
 
 EXAMPLES = {
@@ -94,3 +94,52 @@ def test_fitting_is_deterministic(fitted: IntentClassifier, embedder: Embedder) 
 def test_one_intent_is_not_enough(embedder: Embedder) -> None:
     with pytest.raises(ValueError, match="at least two intents"):
         IntentClassifier.fit(embedder.encode(["a", "b"]), ["x", "x"])
+
+
+def test_the_lexical_head_scores_as_scikit_learn_does(embedder: Embedder) -> None:
+    """The lexical head computes TF-IDF per message itself (no sparse matrices, no per-call
+    validation); its numbers are those of `TfidfVectorizer.transform`, which the classifier
+    used before: the mixture weights fitted on out-of-fold lexical logits and the probabilities
+    below were recorded with it."""
+    texts = [t for examples in EXAMPLES.values() for t in examples]
+    labels = [name for name, examples in EXAMPLES.items() for _ in examples]
+    classifier = IntentClassifier.fit(embedder.encode(texts), labels, texts=texts)
+    assert classifier.uses_text
+    assert classifier.weights == pytest.approx((6.7735, 1.1825), rel=1e-3)
+    queries = ["", "tungsten on mars", "Where's my PACKAGE??"]
+    rows = classifier.probabilities(embedder.encode(queries), queries)
+    expected = [
+        [0.8028514304, 0.1724948612, 0.0246537084],
+        [0.9893082924, 0.00542515, 0.0052665576],
+        [1.0, 0.0, 0.0],
+    ]
+    assert rows == pytest.approx(np.array(expected), abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"ngram_range": (1, 2)}, {"analyzer": "char_wb", "ngram_range": (3, 5), "min_df": 2}],
+)
+def test_term_weights_equal_scikit_learns_tfidf_times_the_coefficients(options: dict) -> None:
+    """The per-message TF-IDF of the lexical head is scikit-learn's, number for number:
+    repeated words (sublinear tf), unknown words, case, an empty text."""
+    from scipy import sparse
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    train = [t for examples in EXAMPLES.values() for t in examples]
+    vectorizers = [
+        TfidfVectorizer(sublinear_tf=True, **options).fit(train),
+        TfidfVectorizer(sublinear_tf=True).fit(train[::2]),
+    ]
+    width = sum(len(v.vocabulary_) for v in vectorizers)
+    coef = np.random.default_rng(0).normal(size=(3, width))
+    texts = [
+        "refund refund REFUND my order, my order!",
+        "where is my parcel",
+        "zebra quantum xylophone",
+        "",
+        "I forgot my password password password",
+    ]
+    expected = sparse.hstack([v.transform(texts) for v in vectorizers]).tocsr() @ coef.T
+    got = TermWeights(vectorizers, coef).scores(texts)
+    assert got == pytest.approx(np.asarray(expected), abs=1e-12)
