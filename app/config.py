@@ -42,8 +42,18 @@ class EmbeddingSettings(BaseModel):
     backend: Literal["onnx", "torch"] = Field(
         "onnx", description="Encoder backend; torch is the fallback when ONNX cannot load."
     )
+    workers: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Encoder calls running at once, each on its own thread; 0: one per core "
+        "on ONNX (each call then uses one core), 1 otherwise.",
+    )
     threads: int = Field(
-        0, ge=0, le=256, description="Encoder threads per call; 0 uses one per core."
+        0,
+        ge=0,
+        le=256,
+        description="Threads each encoder call uses; 0 shares the cores among the workers.",
     )
     max_batch: int = Field(64, ge=1, le=1024, description="Most texts in one encoder call.")
     batch_window_ms: float = Field(

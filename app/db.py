@@ -5,8 +5,9 @@ writing transaction starts with `BEGIN IMMEDIATE`, so concurrent writers queue o
 instead of failing halfway with "database is locked"; reading transactions begin deferred.
 
 Request paths run a plain synchronous function over a `Connection` in one transaction with
-`Database.run` / `Database.read`: on SQLite in a worker thread on the synchronous driver (one
-thread hop for the whole transaction instead of several per statement through aiosqlite),
+`Database.run` / `Database.read`: on SQLite on the synchronous driver in a thread (one thread
+hop for the whole transaction instead of several per statement through aiosqlite), writes on
+the one writer thread that group-commits them (`app.sqlite_writer`), reads in a small pool;
 elsewhere through the async engine's `run_sync`. The same function serves both. `sessions`
 (async ORM) serve start-up work such as the knowledge-base sync.
 """
@@ -33,6 +34,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
+
+from app.sqlite_writer import GroupCommitWriter
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -121,7 +124,7 @@ class Database:
             self._sync_engine: Engine | None = create_engine(
                 sync_url,
                 connect_args={"timeout": 30},
-                pool_size=SQLITE_WORKER_THREADS,
+                pool_size=SQLITE_WORKER_THREADS + 1,  # the readers and the writer
                 hide_parameters=True,  # customer text never goes to logs with an error
                 json_serializer=json_dumps,
             )
@@ -133,10 +136,12 @@ class Database:
             self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(
                 SQLITE_WORKER_THREADS, thread_name_prefix="sqlite"
             )
+            self.writer: GroupCommitWriter | None = GroupCommitWriter(self._sync_engine)
         else:
             self._sync_engine = None
             self._sync_engines = {}
             self._executor = None
+            self.writer = None
             self.engine = create_async_engine(
                 url,
                 pool_size=10,
@@ -164,7 +169,11 @@ class Database:
         **kwargs: P.kwargs,
     ) -> T:
         """Run `fn(connection, ...)` in one writing transaction: committed if it returns, rolled
-        back if it raises. On SQLite it runs in a worker thread, so the loop never waits on it."""
+        back if it raises. On SQLite it runs on the writer thread, committed together with the
+        writes that queued meanwhile (each in its own savepoint), so the loop never waits on it.
+        """
+        if self.writer is not None:
+            return await self.writer.run(fn, *args, **kwargs)  # type: ignore[no-any-return]
         return await self._run(fn, False, *args, **kwargs)
 
     async def read(
@@ -197,6 +206,8 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+        if self.writer is not None:
+            await asyncio.to_thread(self.writer.close)
         if self._sync_engine is not None and self._executor is not None:
             self._executor.shutdown(wait=True)
             self._sync_engine.dispose()

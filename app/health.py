@@ -28,6 +28,8 @@ async def readyz(request: Request) -> JSONResponse:
         "encoder": {
             "backend": runtime.embedder.backend,
             "dimension": runtime.embedder.dimension,
+            "workers": runtime.batcher.stats.workers,
+            "threads_per_call": runtime.embedder.threads,
             "batches": runtime.batcher.stats.batches,
             "texts": runtime.batcher.stats.texts,
             "largest_batch": runtime.batcher.stats.largest_batch,
@@ -51,4 +53,15 @@ async def readyz(request: Request) -> JSONResponse:
         "startup_seconds": round(runtime.startup_seconds, 2),
         "database": runtime.db.engine.dialect.name,
     }
+    writer = runtime.db.writer
+    if writer is not None:  # SQLite: the group-committing writer thread
+        stats = writer.stats
+        body["database_writer"] = {
+            "groups": stats.groups,
+            "transactions": stats.transactions,
+            "largest_group": stats.largest_group,
+            "regrouped": stats.regrouped,
+            "busy_seconds": round(stats.busy_seconds, 3),
+            "cpu_seconds": round(stats.cpu_seconds, 3),
+        }
     return JSONResponse(body)

@@ -7,18 +7,21 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy import text
 
 from app.auth.service import ensure_admin
 from app.config import Settings
 from app.conversations.access import CustomerAccess
+from app.conversations.reading import read_messages
 from app.db import Database
 from app.intents.engine import IntentEngine
 from app.kb import service as kb_service
 from app.kb.knowledge import BuildReport, KnowledgeIndex
 from app.kb.loader import load_folder
 from app.kb.refresher import IndexRefresher
+from app.kb.vector_index import search_on_one_thread
 from app.nlp.batcher import DEFAULT_CACHE_SIZE, MicroBatcher
 from app.nlp.embedder import Embedder
 from app.nlp.sentiment import SentimentModel
@@ -35,6 +38,7 @@ async def load_embedder(settings: Settings) -> Embedder:
         backend=settings.embedding.backend,
         cache_dir=settings.model_cache_dir,
         threads=settings.embedding.threads,
+        workers=settings.embedding.workers,
     )
 
 
@@ -73,6 +77,8 @@ class Runtime:
             window_ms=settings.embedding.batch_window_ms,
             cache_size=DEFAULT_CACHE_SIZE,
             cache_key=embedder.cache_key,
+            workers=embedder.workers,
+            thread_setup=search_on_one_thread,  # the workers also search (see set_reader)
         )
         batcher.start()
         knowledge = KnowledgeIndex(
@@ -116,6 +122,8 @@ class Runtime:
             poll_seconds=settings.kb_poll_seconds,
         )
         runtime.refresher.start()
+        # Customer turns get their messages read with the rest of their encoder batch.
+        batcher.set_reader(partial(read_messages, runtime))
         runtime.startup_seconds = time.perf_counter() - began
         log.info("ready in %.1fs (encoder: %s)", runtime.startup_seconds, embedder.backend)
         return runtime

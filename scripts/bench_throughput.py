@@ -44,6 +44,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
@@ -164,35 +165,80 @@ class Mix:
 # --------------------------------------------------------------------------- (a) the encoder
 
 
+@dataclass
+class EncoderLayout:
+    """One way to run the encoder alone: `calls` batches encoded at once (each from its own
+    thread), each call on `embedder.threads` threads."""
+
+    name: str
+    embedder: Embedder
+    calls: int
+
+
+def encoder_layouts(settings: Settings) -> list[EncoderLayout]:
+    """The encoder alone, same model and backend, laid out two ways: one call at a time on
+    every core (the usual batched encode), and the service's layout (one call per encoder
+    worker, each on its share of the cores). The better of the two is the reference."""
+    cores = len(os.sched_getaffinity(0))
+    whole = Embedder(
+        settings.embedding_model,
+        backend=settings.embedding.backend,
+        cache_dir=settings.model_cache_dir,
+        threads=cores,
+        workers=1,
+    )
+    service = asyncio.run(load_embedder(settings))
+    layouts = [EncoderLayout(f"1 call at a time, {whole.threads} threads", whole, 1)]
+    if service.workers > 1:
+        layouts.append(
+            EncoderLayout(
+                f"{service.workers} calls at once, {service.threads} thread(s) each (the "
+                "service's layout)",
+                service,
+                service.workers,
+            )
+        )
+    return layouts
+
+
 def measure_encoder(
-    embedder: Embedder, questions: list[str], seconds: float, seed: int, server_pid: int
-) -> dict[str, float]:
+    layout: EncoderLayout, questions: list[str], seconds: float, seed: int, server_pid: int
+) -> dict[str, Any]:
     """Sentences per second encoding batches of ENCODER_BATCH varied messages back to back
-    for `seconds` (after 3 warm-up batches), the median batch time, and the cores other
-    processes than this one and the (idle) service used meanwhile."""
+    for `seconds` (after warm-up batches), `layout.calls` batches at a time, the median batch
+    time, and the cores other processes than this one and the (idle) service used meanwhile.
+    The batches are written before the clock starts."""
     rng = random.Random(seed)
+    pool = [[varied_message(questions, rng) for _ in range(ENCODER_BATCH)] for _ in range(64)]
+    embedder = layout.embedder
+    for batch in pool[:3]:
+        embedder.encode(batch)
+    times: list[list[float]] = [[] for _ in range(layout.calls)]
+    deadline = time.perf_counter() + seconds
 
-    def batch() -> list[str]:
-        return [varied_message(questions, rng) for _ in range(ENCODER_BATCH)]
+    def work(number: int) -> None:
+        turn = number
+        while time.perf_counter() < deadline:
+            t0 = time.perf_counter()
+            embedder.encode(pool[turn % len(pool)])
+            times[number].append(time.perf_counter() - t0)
+            turn += layout.calls
 
-    for _ in range(3):
-        embedder.encode(batch())
-    times: list[float] = []
     cpu_before = CpuSnapshot.take(server_pid)
     started = time.perf_counter()
-    while time.perf_counter() - started < seconds:
-        texts = batch()
-        t0 = time.perf_counter()
-        embedder.encode(texts)
-        times.append(time.perf_counter() - t0)
-    cpu = cpu_use(
-        server_pid, cpu_before, CpuSnapshot.take(server_pid), time.perf_counter() - started
-    )
-    busy = sum(times)
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(layout.calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    cpu = cpu_use(server_pid, cpu_before, CpuSnapshot.take(server_pid), elapsed)
+    batches = [t for per_thread in times for t in per_thread]
     return {
-        "sentences_per_second": len(times) * ENCODER_BATCH / busy,
-        "batch_p50_ms": float(np.median(times) * 1000.0),
-        "batches": len(times),
+        "layout": layout.name,
+        "sentences_per_second": len(batches) * ENCODER_BATCH / elapsed,
+        "batch_p50_ms": float(np.median(batches) * 1000.0),
+        "batches": len(batches),
         "other_cores": cpu["other_cores"] + cpu["server_cores"],
     }
 
@@ -314,6 +360,7 @@ class LoadResult:
     cpu: dict[str, float] = field(default_factory=dict)
     distinct_share: float = 0.0
     by_thread: dict[int, float] = field(default_factory=dict)  # server CPU s per thread id
+    writer: dict[str, float] = field(default_factory=dict)  # SQLite's group-commit writer
 
     def summary(self) -> dict[str, Any]:
         """The figures reported for this mix."""
@@ -332,6 +379,7 @@ class LoadResult:
             "encoder": self.encoder,
             "cpu": self.cpu,
             "distinct_share": self.distinct_share,
+            "writer": self.writer,
         }
 
 
@@ -387,7 +435,7 @@ def _encoder_delta(
         "batches": batches,
         "texts_encoded": a["texts"] - b["texts"],
         "mean_batch": (a["texts"] - b["texts"]) / batches if batches else 0.0,
-        "busy_share": (a["busy_seconds"] - b["busy_seconds"]) / seconds,
+        "busy_share": (a["busy_seconds"] - b["busy_seconds"]) / seconds / a.get("workers", 1),
     }
     if "cache_hits" in a:
         hits = a["cache_hits"] - b["cache_hits"]
@@ -400,6 +448,24 @@ def _encoder_delta(
             }
         )
     return out
+
+
+def _writer_delta(
+    before: dict[str, Any], after: dict[str, Any], seconds: float
+) -> dict[str, float]:
+    """The SQLite writer's counters over the window, from /readyz (empty on PostgreSQL)."""
+    if "database_writer" not in after:
+        return {}
+    b, a = before["database_writer"], after["database_writer"]
+    groups = a["groups"] - b["groups"]
+    transactions = a["transactions"] - b["transactions"]
+    busy = a["busy_seconds"] - b["busy_seconds"]
+    return {
+        "mean_group": transactions / groups if groups else 0.0,
+        "busy_share": busy / seconds,
+        "cpu_share_of_busy": (a["cpu_seconds"] - b["cpu_seconds"]) / busy if busy else 0.0,
+        "ms_per_transaction": busy / transactions * 1000.0 if transactions else 0.0,
+    }
 
 
 async def measure_service(
@@ -441,6 +507,7 @@ async def measure_service(
         if isinstance(outcome, BaseException):
             raise outcome
     result.encoder = _encoder_delta(before, after, seconds)
+    result.writer = _writer_delta(before, after, seconds)
     result.cpu = cpu_use(pid, cpu_before, cpu_after, seconds)
     result.by_thread = {
         tid: cpu_after.server[tid] - cpu_before.server.get(tid, 0.0) for tid in cpu_after.server
@@ -632,7 +699,7 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
         stages = ", ".join(f"{s} {v:.1f}" for s, v in load["stage_p50_ms"].items())
         kinds = ", ".join(f"{n} {k}" for k, n in load["reply_kinds"].items())
         stage_rows.append(f"- {load['mix']}: {stages} (replies: {kinds}).")
-    others = [r["other_cores"] for r in (encoder["before"], encoder["after"])]
+    others = [r["other_cores"] for r in [*encoder["before"], *encoder["after"]]]
     others += [load["cpu"]["other_cores"] for load in results["service"]]
     busy = max(others)
     lines = [
@@ -657,17 +724,20 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
         "cores. *Varied*: the shipped articles' titles and alternate questions with light "
         "paraphrase and noise (greetings, fillers, closing words, case, a typo in 3 of 10). "
         f"*Repeated*: {REPEATED_POOL} of those questions verbatim. The encoder alone: the same "
-        f"model and backend ({encoder['backend']}, loaded as the service loads it), batches of "
-        f"{ENCODER_BATCH} varied messages, before and after the service runs (the service idle "
-        "then, and this encoder idle while the service is measured); the higher figure is the "
-        "reference.",
+        f"model and backend ({encoder['backend']}), batches of {ENCODER_BATCH} varied messages, "
+        "one call at a time on every core (the usual batched encode) and in the service's "
+        "layout (one call per encoder worker at once), before and after the service runs (the "
+        "service idle then, and these encoders idle while the service is measured); the "
+        "highest figure is the reference.",
         "",
-        "| encoder alone, batch 32 | sentences/s | batch p50 (ms) | other processes' cores |",
-        "|---|---:|---:|---:|",
+        "| encoder alone, batch 32 | when | sentences/s | batch p50 (ms) | "
+        "other processes' cores |",
+        "|---|---|---:|---:|---:|",
         *[
-            f"| {when} | {r['sentences_per_second']:.0f} | {r['batch_p50_ms']:.1f} | "
-            f"{r['other_cores']:.2f} |"
-            for when, r in (("before", encoder["before"]), ("after", encoder["after"]))
+            f"| {r['layout']} | {when} | {r['sentences_per_second']:.0f} | "
+            f"{r['batch_p50_ms']:.1f} | {r['other_cores']:.2f} |"
+            for when, measured in (("before", encoder["before"]), ("after", encoder["after"]))
+            for r in measured
         ],
         "",
         "| mix | turns/s | p50 (ms) | p95 (ms) | p99 (ms) | "
@@ -681,9 +751,26 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
         *cpu_rows,
         "",
         "Server stage medians in ms (`Server-Timing`; `understand` includes the wait for the "
-        "encoder, `store` the wait for SQLite's write lock):",
+        "encoder, `store` the wait for SQLite's writer thread, which commits the transactions "
+        "queued meanwhile together):",
         "",
         *stage_rows,
+        *(
+            [
+                "",
+                "| mix | transactions per group commit | writer busy | its CPU while busy | "
+                "ms per transaction |",
+                "|---|---:|---:|---:|---:|",
+                *[
+                    f"| {load['mix']} | {w['mean_group']:.1f} | {_pct(w['busy_share'])} | "
+                    f"{_pct(w['cpu_share_of_busy'])} | {w['ms_per_transaction']:.2f} |"
+                    for load in results["service"]
+                    if (w := load.get("writer"))
+                ],
+            ]
+            if any(load.get("writer") for load in results["service"])
+            else []
+        ),
     ]
     profile = results.get("profile")
     if profile:
@@ -750,11 +837,16 @@ def main() -> None:
         port = free_port()
         process, ready_seconds, _ = start_server(data_dir, port)
         try:
-            embedder = asyncio.run(load_embedder(Settings(data_dir=data_dir)))
-            before = measure_encoder(
-                embedder, questions, args.encoder_seconds, seed=1, server_pid=process.pid
-            )
-            print(f"encoder alone: {before['sentences_per_second']:.0f} sentences/s", flush=True)
+            layouts = encoder_layouts(Settings(data_dir=data_dir))
+            embedder = layouts[0].embedder
+            before = [
+                measure_encoder(
+                    layout, questions, args.encoder_seconds, seed=1, server_pid=process.pid
+                )
+                for layout in layouts
+            ]
+            for r in before:
+                print(f"encoder alone, {r['layout']}: {r['sentences_per_second']:.0f}/s")
             loads = []
             for number, name in enumerate(args.mixes.split(",")):
                 mix = Mix(name, questions, repeated=name == "repeated", seed=100 + number)
@@ -763,10 +855,14 @@ def main() -> None:
                 ).summary()
                 print(json.dumps(load), flush=True)
                 loads.append(load)
-            after = measure_encoder(
-                embedder, questions, args.encoder_seconds, seed=2, server_pid=process.pid
-            )
-            print(f"encoder alone: {after['sentences_per_second']:.0f} sentences/s", flush=True)
+            after = [
+                measure_encoder(
+                    layout, questions, args.encoder_seconds, seed=2, server_pid=process.pid
+                )
+                for layout in layouts
+            ]
+            for r in after:
+                print(f"encoder alone, {r['layout']}: {r['sentences_per_second']:.0f}/s")
             if args.profile:
                 mix = Mix("varied", questions, repeated=False, seed=999)
                 results["profile"] = run_profiled(
@@ -774,7 +870,7 @@ def main() -> None:
                 )
         finally:
             stop_server(process)
-    reference = max(before["sentences_per_second"], after["sentences_per_second"])
+    reference = max(r["sentences_per_second"] for r in [*before, *after])
     results["startup_seconds"] = ready_seconds
     results["encoder"] = {
         "backend": embedder.backend,

@@ -7,7 +7,7 @@ an intent's slots with what a new message says; `advance` is the state after a d
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from app.intents.definitions import HandoffAction, IntentDef
@@ -54,10 +54,18 @@ class Dialog:
         )
 
     def to_json(self) -> dict[str, Any]:
-        """The state as stored."""
-        data = asdict(self)
-        data["sentiments"] = [round(s, 4) for s in self.sentiments]
-        return data
+        """The state as stored (built by hand: `dataclasses.asdict` deep-copies recursively
+        and showed up in every turn's transaction)."""
+        return {
+            "intent": self.intent,
+            "slots": dict(self.slots),
+            "awaiting": self.awaiting,
+            "misses": self.misses,
+            "last_kind": self.last_kind,
+            "sentiments": [round(s, 4) for s in self.sentiments],
+            "customer_turns": self.customer_turns,
+            "bot_turns": self.bot_turns,
+        }
 
     def policy_state(self) -> ConversationState:
         """What the policy reads of this state."""

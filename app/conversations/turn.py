@@ -44,6 +44,7 @@ from app.conversations.planning import (
     kb_confidence,
     plan_turn,
 )
+from app.conversations.reading import read_messages
 from app.conversations.schemas import MessageIn, Reply, TurnResult
 from app.conversations.service import StoredMessage
 from app.conversations.views import message_read
@@ -143,20 +144,22 @@ class _AlreadyStored(Exception):
 
 async def understand(runtime: Runtime, text: str) -> Understanding:
     """Encode `text` once (micro-batched) and read everything from that vector: knowledge
-    hits, the intent guess and the sentiment; plus the pattern checks."""
+    hits, the intent guess and the sentiment (read with the rest of its batch on the encoder's
+    thread, or here for a vector from the cache); plus the pattern checks."""
     try:
-        vector = await runtime.batcher.encode_one(text)
+        vector, reading = await runtime.batcher.encode_and_read(text)
     except EmbedderError as exc:
         raise ServiceUnavailable("the language model failed on this message; retry") from exc
+    if reading is None:
+        reading = read_messages(runtime, [text], vector.reshape(1, -1))[0]
+    hits = reading.hits
     policy = runtime.settings.policy
-    limit = max(runtime.settings.retrieval.top_k, 10)
-    hits = runtime.knowledge.search(vector, limit=limit)
     return Understanding(
         text=text,
         hits=hits,
         kb_confidence=kb_confidence(hits[0].score, policy) if hits else 0.0,
-        intent=runtime.intents.guess(vector, text, lambda score: kb_confidence(score, policy)),
-        sentiment=runtime.sentiment.score(text, vector),
+        intent=reading.intent,
+        sentiment=reading.sentiment,
         explicit_human=policy.human_request_patterns and asks_for_human(text),
         affirm=is_affirmation(text),
         deny=is_denial(text),

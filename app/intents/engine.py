@@ -93,12 +93,21 @@ class IntentEngine:
     ) -> IntentSignal | None:
         """The likeliest intent for a message (its vector and text), with its confidence and
         match (see `IntentClassifier.predict`)."""
+        return self.guess_many(np.asarray(vector).reshape(1, -1), [text], calibrate)[0]
+
+    def guess_many(
+        self, vectors: np.ndarray, texts: list[str], calibrate: Callable[[float], float]
+    ) -> list[IntentSignal | None]:
+        """`guess` for several messages at once (their vectors as rows, and texts)."""
         if self.classifier is None:
-            return None
-        guess = self.classifier.predict(vector, threshold=0.0, calibrate=calibrate, texts=[text])[0]
-        if not guess.ranked:
-            return None
-        return IntentSignal(name=guess.ranked[0][0], confidence=guess.confidence, match=guess.match)
+            return [None] * len(texts)
+        guesses = self.classifier.predict(vectors, threshold=0.0, calibrate=calibrate, texts=texts)
+        return [
+            IntentSignal(name=g.ranked[0][0], confidence=g.confidence, match=g.match)
+            if g.ranked
+            else None
+            for g in guesses
+        ]
 
     async def run(
         self, intent: IntentDef, slots: dict[str, str], *, idempotency_key: str

@@ -7,9 +7,10 @@ in front of a customer. Output is plain text: the widget renders it as text, nev
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, meta
+from jinja2 import StrictUndefined, Template, TemplateError, meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 _ENV = ImmutableSandboxedEnvironment(
@@ -37,10 +38,17 @@ def check_template(source: str, allowed: frozenset[str] = TEMPLATE_VARIABLES) ->
         )
 
 
+@lru_cache(maxsize=1024)
+def _compiled(source: str) -> Template:
+    """`source` compiled once (intents' templates are few; compiling took longer than
+    rendering, on every turn)."""
+    return _ENV.from_string(source)
+
+
 def render(source: str, **variables: Any) -> str:
     """Render `source` with `variables`; TemplateProblem names what was missing."""
     try:
-        return _ENV.from_string(source).render(**variables).strip()
+        return _compiled(source).render(**variables).strip()
     except TemplateError as exc:
         raise TemplateProblem(f"template failed: {exc}") from exc
 

@@ -257,10 +257,17 @@ class KnowledgeIndex:
 
     def search(self, query: np.ndarray, *, limit: int) -> list[KbHit]:
         """The best `limit` articles for a unit query vector, best first."""
+        return self.search_many(np.asarray(query).reshape(1, -1), limit=limit)[0]
+
+    def search_many(self, queries: np.ndarray, *, limit: int) -> list[list[KbHit]]:
+        """`search` for each row of `queries` (safe from any thread: it reads one snapshot)."""
         snapshot = self._snapshot
-        hits: list[KbHit] = []
-        for article_id, score, kind in snapshot.index.search(query, articles=limit):
-            ref = snapshot.articles.get(article_id)
-            if ref is not None:
-                hits.append(KbHit(ref, max(0.0, min(1.0, score)), kind))
-        return hits
+        found = snapshot.index.search_many(queries, articles=limit)
+        return [
+            [
+                KbHit(ref, max(0.0, min(1.0, score)), kind)
+                for article_id, score, kind in ranked
+                if (ref := snapshot.articles.get(article_id)) is not None
+            ]
+            for ranked in found
+        ]

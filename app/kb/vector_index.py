@@ -43,7 +43,14 @@ from app.kb.ann import build_index, choose_index
 
 log = logging.getLogger(__name__)
 
-faiss.omp_set_num_threads(1)  # one query searches fastest on one thread
+
+def search_on_one_thread() -> None:
+    """Make FAISS searches from the calling thread use one OpenMP thread (the setting is per
+    thread: call it in every thread that searches)."""
+    faiss.omp_set_num_threads(1)
+
+
+search_on_one_thread()  # one query searches fastest on one thread
 
 STORE_FILE = "passages.npz"
 # How many points of best-passage cosine an article loses per point of centroid closeness it
@@ -161,20 +168,32 @@ class VectorIndex:
         """The best `articles` articles for a unit query vector, best first: (article_id, score,
         kind of the best passage). Articles are those with a passage among the query's nearest
         `max(32, 16 * articles)` passages, scored as the module docstring says."""
+        return self.search_many(np.asarray(query).reshape(1, -1), articles=articles)[0]
+
+    def search_many(
+        self, queries: np.ndarray, *, articles: int
+    ) -> list[list[tuple[int, float, str]]]:
+        """`search` for each row of `queries`, with one call into the index."""
         if self.size == 0 or articles <= 0:
-            return []
-        vector = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
+            return [[] for _ in range(len(queries))]
+        vectors = np.ascontiguousarray(queries, dtype=np.float32)
         depth = min(self.size, max(32, articles * 16))
-        scores, rows = self._index.search(vector, depth)
-        found = rows[0] >= 0
-        rows, cosine = rows[0][found], scores[0][found].astype(np.float64)
+        scores, rows = self._index.search(vectors, depth)
+        return [self._rank(vectors[i], rows[i], scores[i], articles) for i in range(len(vectors))]
+
+    def _rank(
+        self, vector: np.ndarray, rows: np.ndarray, scores: np.ndarray, articles: int
+    ) -> list[tuple[int, float, str]]:
+        """The articles of one query's nearest passages, ranked (see `search`)."""
+        found = rows >= 0
+        rows, cosine = rows[found], scores[found].astype(np.float64)
         # Each article's first (so best) passage among the nearest, in order of best cosine.
         _, first = np.unique(self.passages.article_ids[rows], return_index=True)
         first.sort()
         rows, cosine = rows[first], cosine[first]
         final = cosine
         if self.centroid_weight and len(rows) > 1:
-            closeness = (self._centroids[self._row_centroid[rows]] @ vector[0]).astype(np.float64)
+            closeness = (self._centroids[self._row_centroid[rows]] @ vector).astype(np.float64)
             final = cosine - self.centroid_weight * (closeness.max() - closeness)
         order = np.argsort(-final, kind="stable")[:articles]  # ties keep the cosine order
         return [

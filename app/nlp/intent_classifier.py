@@ -234,6 +234,12 @@ class IntentClassifier:
         self.weights = weights  # (a, b) of the log-linear mixture
         self._scale = scale  # mean and spread of the energy, then of the neighbour cosine
         self._reference = reference  # sorted out-of-fold typicality scores
+        # Each intent's training vectors, split once (a boolean mask over every example on
+        # every message cost more than the rest of the prediction).
+        self._examples = [
+            np.ascontiguousarray(heads.vectors[heads.truth == number])
+            for number in range(len(labels))
+        ]
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -376,7 +382,7 @@ class IntentClassifier:
             gate = float(typical)
             match = gate
             if calibrate is not None:
-                own = self._heads.vectors[self._heads.truth == order[0]]
+                own = self._examples[order[0]]
                 match = float(calibrate(float(np.max(own @ vector))))
                 # Either view can say "none of these": the gate is coarse on a few dozen
                 # examples, the example match on large, varied intents.

@@ -156,6 +156,10 @@ class Fanout:
                 gone.append(channel)
         return gone
 
+    def followed(self, channel: str) -> bool:
+        """Whether `channel` has a subscriber in this process."""
+        return bool(self._subscribers.get(channel))
+
     def deliver(self, channel: str, event: Event) -> None:
         """Queue `event` for every subscriber of `channel`."""
         for subscription in list(self._subscribers.get(channel, ())):
@@ -179,9 +183,9 @@ class MemoryBroker:
 
     async def publish(self, channel: str, event: Event) -> None:
         """Deliver a JSON copy of `event` (shared by the subscribers: read it, do not change
-        it) to every subscriber of `channel`."""
-        copy = json.loads(encode(event))
-        self._fanout.deliver(channel, copy)
+        it) to every subscriber of `channel`; nothing to do for a channel nobody follows."""
+        if self._fanout.followed(channel):
+            self._fanout.deliver(channel, json.loads(encode(event)))
 
     @asynccontextmanager
     async def subscribe(self, *channels: str) -> AsyncIterator[Subscription]:

@@ -1,10 +1,14 @@
 """The encoder: ONNX and torch agree; concurrent requests are batched and get their own vectors;
-repeated customer texts are encoded once and served from a bounded cache."""
+several workers encode batches at once; repeated customer texts are encoded once and served
+from a bounded cache."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -296,3 +300,94 @@ async def test_requests_that_arrived_during_an_encode_go_next_without_the_window
     assert batcher.stats.batches == 2
     assert batcher.stats.largest_batch == 3
     assert starts[1] - ends[0] < 0.1, "the waiting requests sat out the straggler window"
+
+
+async def test_several_workers_encode_batches_at_once_with_the_same_vectors(
+    model_cache: Path,
+) -> None:
+    """With two workers (the service's layout on a 2-core machine: one ONNX call per core,
+    one thread each), two batches are encoded at the same time, from one shared session,
+    and every caller still gets its own text's vector."""
+    parallel = Embedder(bundled_model_path(), backend="onnx", cache_dir=model_cache, workers=2)
+    assert parallel.workers == 2
+    assert parallel.threads == max(1, len(os.sched_getaffinity(0)) // 2)
+    inside = 0
+    overlap = 0
+    lock = threading.Lock()
+
+    def encode(texts: list[str]) -> np.ndarray:
+        nonlocal inside, overlap
+        with lock:
+            inside += 1
+            overlap = max(overlap, inside)
+        try:
+            time.sleep(0.05)  # long enough for the other worker to start its batch
+            return parallel.encode(texts)
+        finally:
+            with lock:
+                inside -= 1
+
+    batcher = MicroBatcher(encode, max_batch=4, window_ms=0.0, workers=2)
+    batcher.start()
+    try:
+        texts = [f"where is parcel {i}, it was due on day {i % 7}?" for i in range(40)]
+        vectors = await asyncio.gather(*[batcher.encode_one(t) for t in texts])
+        bulk = await batcher.encode_many(texts, chunk=5)
+    finally:
+        await batcher.close()
+    assert overlap == 2, "the two workers never encoded at the same time"
+    expected = Embedder(bundled_model_path(), backend="onnx", cache_dir=model_cache).encode(texts)
+    for got, want in zip([*vectors, *bulk], [*expected, *expected], strict=True):
+        assert float(got @ want) > 0.9999
+    assert batcher.stats.workers == 2
+    assert batcher.stats.texts == 40
+    assert batcher.stats.bulk_texts == 40
+
+
+def test_one_embedder_encodes_from_two_threads_at_once(model_cache: Path) -> None:
+    parallel = Embedder(bundled_model_path(), backend="onnx", cache_dir=model_cache, workers=2)
+    texts = [f"how do I return item {i} bought {i} days ago?" for i in range(64)]
+    alone = parallel.encode(texts)
+    with ThreadPoolExecutor(2) as pool:
+        halves = list(pool.map(parallel.encode, [texts[:32], texts[32:]] * 4))
+    for number, half in enumerate(halves):
+        want = alone[:32] if number % 2 == 0 else alone[32:]
+        assert np.allclose(half, want, atol=1e-5)
+
+
+async def test_readers_run_over_the_batch_on_the_worker_and_only_for_encoded_texts(
+    embedder: Embedder,
+) -> None:
+    """`encode_and_read` callers get the reader's reading of their text, computed with the
+    rest of the batch on the worker thread; a vector from the cache comes without one, and a
+    reader that fails costs the readings, never the vectors."""
+    calls: list[tuple[list[str], str]] = []
+
+    def reader(texts: list[str], vectors: np.ndarray) -> list[str]:
+        calls.append((list(texts), threading.current_thread().name))
+        if "explode" in texts:
+            raise RuntimeError("reader failed")
+        return [f"{t}:{float(v @ v):.3f}" for t, v in zip(texts, vectors, strict=True)]
+
+    batcher = MicroBatcher(embedder.encode, max_batch=64, window_ms=5.0, cache_size=16)
+    batcher.set_reader(reader)
+    batcher.start()
+    try:
+        texts = [f"is parcel {i} on its way?" for i in range(12)]
+        first = await asyncio.gather(*[batcher.encode_and_read(t) for t in texts])
+        again, plain = await asyncio.gather(
+            batcher.encode_and_read(texts[0]), batcher.encode_one("only the vector please")
+        )
+        failed = await asyncio.gather(
+            batcher.encode_and_read("explode"), batcher.encode_and_read("still a vector")
+        )
+    finally:
+        await batcher.close()
+    assert [reading for _, reading in first] == [f"{t}:1.000" for t in texts]
+    assert all(name.startswith("encoder") for _, name in calls)
+    assert max(len(batch) for batch, _ in calls) > 1, "the reader never saw a whole batch"
+    assert again[1] is None and np.array_equal(again[0], first[0][0])  # from the cache
+    assert plain.shape == (embedder.dimension,)
+    assert not any("only the vector please" in batch for batch, _ in calls)
+    assert [reading for _, reading in failed] == [None, None]
+    assert all(vector.shape == (embedder.dimension,) for vector, _ in failed)
