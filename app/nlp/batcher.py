@@ -118,9 +118,9 @@ class MicroBatcher:
         self._cache_key = cache_key
         self._cache: collections.OrderedDict[str, np.ndarray] = collections.OrderedDict()
         self._pending: dict[str, _Request] = {}  # cached texts queued or being encoded
-        self._queue: asyncio.Queue[_Request] = asyncio.Queue()
+        self._waiting: collections.deque[_Request] = collections.deque()
         self._bulk: collections.deque[_BulkJob] = collections.deque()
-        self._bulk_ready = asyncio.Event()
+        self._wake = asyncio.Event()  # set when a request or bulk work arrives
         self._bulk_since: float | None = None  # when bulk work started waiting for its turn
         self._executor = ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix="encoder", initializer=thread_setup
@@ -172,8 +172,8 @@ class MicroBatcher:
                 else:
                     future.set_exception(exc)
         self._pending.clear()
-        while not self._queue.empty():
-            future = self._queue.get_nowait().future
+        while self._waiting:
+            future = self._waiting.popleft().future
             if not future.done():
                 if exc is None:
                     future.cancel()
@@ -225,7 +225,8 @@ class MicroBatcher:
         request = _Request(text, asyncio.get_running_loop().create_future(), key, read=read)
         if key is not None:
             self._pending[key] = request
-        self._queue.put_nowait(request)
+        self._waiting.append(request)
+        self._wake.set()
         return await self._wait(request)
 
     async def _wait(self, request: _Request) -> tuple[np.ndarray, Any | None]:
@@ -272,7 +273,7 @@ class MicroBatcher:
             for start in range(0, len(texts), chunk)
         ]
         self._bulk.extend(jobs)
-        self._bulk_ready.set()
+        self._wake.set()
         try:
             parts = [await job.future for job in jobs]
         except BaseException:
@@ -290,23 +291,14 @@ class MicroBatcher:
             if self._bulk and self._bulk_since is None:
                 self._bulk_since = loop.time()
             if self._bulk and (
-                self._queue.empty() or loop.time() - self._bulk_since >= BULK_MAX_WAIT  # type: ignore[operator]
+                not self._waiting or loop.time() - self._bulk_since >= BULK_MAX_WAIT  # type: ignore[operator]
             ):
                 self._bulk_since = None
                 return self._bulk.popleft()
-            if not self._queue.empty():
-                return self._queue.get_nowait()
-            self._bulk_ready.clear()
-            getting = asyncio.ensure_future(self._queue.get())
-            bulk = asyncio.ensure_future(self._bulk_ready.wait())
-            try:
-                await asyncio.wait({getting, bulk}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                bulk.cancel()
-                if not getting.done():
-                    getting.cancel()
-            if getting.done() and not getting.cancelled():
-                return getting.result()
+            if self._waiting:
+                return self._waiting.popleft()
+            self._wake.clear()  # nothing waits: sleep until something arrives
+            await self._wake.wait()
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -315,7 +307,7 @@ class MicroBatcher:
             # Requests already waiting arrived while the encoder was busy: they go at once, with
             # whatever else is waiting. Waiting for stragglers then would only idle the encoder
             # while the loop runs the previous batch's turns, whose customers are not back yet.
-            idle = self._queue.empty()
+            idle = not self._waiting
             first = await self._next_work()
             if isinstance(first, _BulkJob):
                 await self._encode_bulk(loop, first)
@@ -324,15 +316,19 @@ class MicroBatcher:
             if under_load and idle and self._window > 0:
                 deadline = loop.time() + self._window
                 while len(batch) < self._max_batch:
+                    if self._waiting:
+                        batch.append(self._waiting.popleft())
+                        continue
                     remaining = deadline - loop.time()
                     if remaining <= 0:
                         break
+                    self._wake.clear()
                     try:
-                        batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+                        await asyncio.wait_for(self._wake.wait(), remaining)
                     except TimeoutError:
                         break
-            while len(batch) < self._max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            while len(batch) < self._max_batch and self._waiting:
+                batch.append(self._waiting.popleft())
             live = [r for r in batch if not r.future.done()]
             under_load = len(batch) > 1
             if live:
