@@ -32,7 +32,7 @@ class RetrievalSettings(BaseModel):
         description="Up to this many passages the index is exact; above it IVF (app.kb.ann).",
     )
     ivf_nprobe: int | None = Field(
-        None, ge=1, description="IVF lists a query scans (default: lists / 16, at least 32)."
+        None, ge=1, description="IVF lists a query scans (default: lists / 64, at least 32)."
     )
 
 

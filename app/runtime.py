@@ -42,6 +42,15 @@ async def load_embedder(settings: Settings) -> Embedder:
     )
 
 
+def _small_products_on_one_thread() -> None:
+    """Serving multiplies small matrices (a batch of messages against a few hundred rows):
+    OpenBLAS's extra threads only wake up, spin and steal a core from the encoder and the
+    loop. One thread each from here on (start-up's large products ran before)."""
+    from threadpoolctl import ThreadpoolController  # a dependency of scikit-learn
+
+    ThreadpoolController().select(user_api="blas").limit(limits=1)
+
+
 @dataclass
 class Runtime:
     """Everything a request needs: settings, database, encoder, index, intents, sentiment,
@@ -122,6 +131,7 @@ class Runtime:
             poll_seconds=settings.kb_poll_seconds,
         )
         runtime.refresher.start()
+        _small_products_on_one_thread()
         # Customer turns get their messages read with the rest of their encoder batch.
         batcher.set_reader(partial(read_messages, runtime))
         runtime.startup_seconds = time.perf_counter() - began

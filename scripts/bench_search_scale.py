@@ -14,7 +14,7 @@ real one moved by noise (cosine about 0.85 to its source, like a paraphrase), so
 holds dense groups of near-duplicates: a harder case for IVF than distinct articles.
 
 The nprobe sweep at the largest IVF size (calibration queries) is printed and written too, so
-the default (`nlist / 16`) can be checked against the recall target of 0.95.
+the default (`nlist / 64`, at least 32) can be checked against the recall target of 0.95.
 
 Run from the repo root: `python scripts/bench_search_scale.py [--sizes 1000,10000,100000,1000000]
 [--write]`; `--write` updates the generated section of docs/BENCHMARKS.md.

@@ -28,7 +28,7 @@ def test_the_index_kind_follows_the_size() -> None:
     assert choose_index(100_000).kind == "flat"
     large = choose_index(1_000_000)
     assert (large.kind, large.nlist) == ("ivf", 4096)
-    assert large.nprobe == 256
+    assert large.nprobe == 64
     assert choose_index(200_000, exact_max=500_000).kind == "flat"
     assert choose_index(200_000, nprobe=8).nprobe == 8
 
