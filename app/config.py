@@ -27,7 +27,7 @@ class RetrievalSettings(BaseModel):
         120, ge=20, le=1000, description="Body chunk size in words (a change re-embeds)."
     )
     exact_max_passages: int = Field(
-        100_000,
+        20_000,
         ge=0,
         description="Up to this many passages the index is exact; above it IVF (app.kb.ann).",
     )

@@ -1,7 +1,7 @@
 """Benchmarks knowledge-base search as the index grows: 1,000 to 1,000,000 passages.
 
 For each size it builds the index the service would choose (`app.kb.ann.choose_index`: exact up
-to 100,000 passages, IVF above) and reports build time, the index's memory, single-query search
+to 20,000 passages, IVF above) and reports build time, the index's memory, single-query search
 p50/p99 on one thread (the depth the service asks for: 48 passages) and recall@10 against exact
 search. At sizes where the service uses IVF, exact search is timed too, for comparison.
 

@@ -548,7 +548,7 @@ CATEGORIES: list[tuple[str, re.Pattern[str]]] = [
     ("search: vector index", re.compile(r"faiss|app/kb/")),
     ("intent: TF-IDF + heads", re.compile(r"sklearn|scipy|app/nlp/intent_classifier\.py")),
     ("sentiment: VADER + head", re.compile(r"vaderSentiment|app/nlp/sentiment\.py")),
-    ("DB: SQLAlchemy + SQLite", re.compile(r"sqlalchemy|sqlite3|app/db\.py")),
+    ("DB: SQLAlchemy + SQLite", re.compile(r"sqlalchemy|sqlite3|app/db\.py|app/sqlite_writer\.py")),
     ("JSON + pydantic", re.compile(r"pydantic|json/")),
     (
         "turn logic (policy, replies, dialogue, auth)",
@@ -602,9 +602,11 @@ def _thread_group(name: str) -> str:
     if name == "MainThread":
         return "event loop (MainThread)"
     if name.startswith("encoder"):
-        return "encoder thread"
+        return "encoder workers"
+    if name.startswith("sqlite-writer"):
+        return "SQLite writer"
     if name.startswith("sqlite"):
-        return "SQLite workers"
+        return "SQLite readers"
     return "other Python threads"
 
 
@@ -659,7 +661,7 @@ def run_profiled(
     load = _run(run())
     by_group: Counter[str] = Counter()
     for tid, cpu in load.by_thread.items():
-        group = _thread_group(names[tid]) if tid in names else "native threads (ONNX Runtime pool)"
+        group = _thread_group(names[tid]) if tid in names else "native threads (ONNX Runtime, BLAS)"
         by_group[group] += cpu / seconds
     return {
         **load.summary(),

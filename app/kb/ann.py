@@ -1,11 +1,11 @@
 """The FAISS index over passage vectors, chosen by the knowledge base's size, and persisted.
 
-Up to `exact_max` passages (100,000 by default) the index is exact (`IndexFlatIP`): one query
-scans every vector, about 5 ms per 100,000 on one thread of this project's 2-core reference
-machine, and every answer is the true nearest. Above it the index is an inverted file
-(`IndexIVFFlat`, inner product): k-means cuts the vectors into `nlist` lists (a power of two near
-4 * sqrt(n), 4,096 for a million) and a query scans the `nprobe` lists whose centroids are
-nearest (`nlist / 64` by default, at least 32: 64 of 4,096 at a million).
+Up to `exact_max` passages (20,000 by default) the index is exact (`IndexFlatIP`): one query scans
+every vector, which is memory-bound: about 0.6 ms per 10,000 on one thread of this project's 2-core
+reference machine, 11-13 ms per 100,000, and every answer is the true nearest. Above it the index
+is an inverted file (`IndexIVFFlat`, inner product): k-means cuts the vectors into `nlist` lists (a
+power of two near 4 * sqrt(n), 4,096 for a million) and a query scans the `nprobe` lists whose
+centroids are nearest (`nlist / 64` by default, at least 32: 64 of 4,096 at a million).
 `scripts/bench_search_scale.py` measured the choice (build time, memory, p50/p99 and recall@10
 against exact search from 1,000 to 1,000,000 passages; the table is in docs/BENCHMARKS.md) and
 chose `nprobe` on one set of queries and reported it on another.
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 INDEX_FILE = "passages.faiss"
 INDEX_META_FILE = "passages.faiss.json"
-EXACT_MAX = 100_000
+EXACT_MAX = 20_000  # exact search p99 1.4 ms here; IVF above (p50 0.5 ms at 100,000)
 TRAIN_PER_LIST = 40  # k-means sample: this many vectors per list (FAISS warns below 39)
 MIN_NPROBE = 32
 # A query scans one list in this many (at least MIN_NPROBE): at a million passages, 64 of 4,096

@@ -25,7 +25,8 @@ async def knowledge(client: httpx.AsyncClient) -> dict[str, Any]:
 
 def test_the_index_kind_follows_the_size() -> None:
     assert choose_index(0).kind == "flat"
-    assert choose_index(100_000).kind == "flat"
+    assert choose_index(20_000).kind == "flat"
+    assert choose_index(100_000).kind == "ivf"
     large = choose_index(1_000_000)
     assert (large.kind, large.nlist) == ("ivf", 4096)
     assert large.nprobe == 64
