@@ -4,7 +4,9 @@ SQLite lets one writer in at a time. With a pool of threads each taking the writ
 the waiting threads sleep in SQLite's busy handler and the holder needs the GIL back after every
 statement (the driver releases it around each one) while the event loop and the encoders hold
 it: a turn's few statements kept the lock for tens of milliseconds, and with repeated questions
-(the encoder idle) the service stalled near 300 turns a second on one of its two cores.
+(the encoder idle) the service stalled near 330 turns a second on one of its two cores. With
+one writer, 20-second runs of scripts/bench_throughput.py went from 279 to 292-304 turns/s with
+varied questions and from 334 to 341-345 with repeated ones (docs/BENCHMARKS.md).
 
 Here one thread owns the writing connection. Whatever transactions queued up while it was busy
 run together in one `BEGIN IMMEDIATE ... COMMIT`, each inside its own savepoint: a function that

@@ -682,6 +682,8 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
     """The Markdown section of docs/BENCHMARKS.md."""
     encoder = results["encoder"]
     reference = encoder["reference_sentences_per_second"]
+    # The usual batched encode (one call at a time on every core) is the first layout.
+    usual = max(r["sentences_per_second"] for r in [encoder["before"][0], encoder["after"][0]])
     rows, cpu_rows, stage_rows = [], [], []
     for load in results["service"]:
         ratio = load["turns_per_second"] / reference
@@ -690,6 +692,7 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
         rows.append(
             f"| {load['mix']} | {load['turns_per_second']:.0f} | {load['p50_ms']:.0f} | "
             f"{load['p95_ms']:.0f} | {load['p99_ms']:.0f} | "
+            f"{_pct(load['turns_per_second'] / usual)} | "
             f"**{_pct(ratio)}** ({'met' if ratio >= FLOOR else 'missed'}) |"
         )
         cpu_rows.append(
@@ -743,8 +746,9 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
         ],
         "",
         "| mix | turns/s | p50 (ms) | p95 (ms) | p99 (ms) | "
-        f"turns/s vs encoder ({reference:.0f}/s; floor {_pct(FLOOR)}) |",
-        "|---|---:|---:|---:|---:|---:|",
+        f"vs the usual batched encode ({usual:.0f}/s) | "
+        f"vs the encoder's best ({reference:.0f}/s; floor {_pct(FLOOR)}) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
         *rows,
         "",
         "| mix | new texts | embedding cache hits | mean encoder batch | encoder busy | "

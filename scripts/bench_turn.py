@@ -68,12 +68,14 @@ def _open(port: int) -> tuple[str, dict[str, str]]:
 
 
 def measure_turns(
-    port: int, embedder: Embedder, turns: int
+    port: int, embedder: Embedder, turns: int, round_number: int
 ) -> tuple[list[float], list[float], dict[str, list[float]], dict[str, int]]:
     """Interleaved bare-encode and HTTP-turn timings (seconds) for the same messages, the
     server's own stage timings (milliseconds, from its `Server-Timing` header), and how many
     replies of each kind were timed. A conversation handed to a person gets no bot replies, so
-    the next turn opens a new conversation (untimed), as does every fifth turn."""
+    the next turn opens a new conversation (untimed), as does every fifth turn. Every message
+    of every round is new to the server (its cache of recent messages' vectors would otherwise
+    answer the later rounds without encoding)."""
     encode_times: list[float] = []
     turn_times: list[float] = []
     stages: dict[str, list[float]] = {}
@@ -84,7 +86,7 @@ def measure_turns(
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         for i in range(turns + 20):
-            text = f"{QUESTIONS[i % len(QUESTIONS)]} ({i})"
+            text = f"{QUESTIONS[i % len(QUESTIONS)]} ({round_number}.{i})"
             body = json.dumps({"text": text, "client_id": f"b{i}"})
             t0 = time.perf_counter()
             embedder.encode([text])
@@ -114,10 +116,11 @@ def measure_turns(
 
 
 async def _customer(
-    client: httpx.AsyncClient, deadline: float, latencies: list[float], number: int
+    client: httpx.AsyncClient, deadline: float, latencies: list[float], number: int, level: int
 ) -> None:
     """One customer: questions back to back until the deadline, in a new conversation after a
-    handoff (a person's conversation gets no bot replies) and every fifth question."""
+    handoff (a person's conversation gets no bot replies) and every fifth question; texts
+    unique to the load level (`level`), so none comes from the server's cache of vectors."""
     url, headers = "", {}
     i = 0
     while time.perf_counter() < deadline:
@@ -125,7 +128,7 @@ async def _customer(
             created = (await client.post("/api/v1/conversations")).json()
             headers = {"Authorization": f"Bearer {created['token']}"}
             url = f"/api/v1/conversations/{created['id']}/messages"
-        text = f"{QUESTIONS[(number + i) % len(QUESTIONS)]} ({number}-{i})"
+        text = f"{QUESTIONS[(number + i) % len(QUESTIONS)]} ({level}:{number}-{i})"
         started = time.perf_counter()
         response = await client.post(url, json={"text": text}, headers=headers)
         if response.status_code != 201:
@@ -147,7 +150,9 @@ async def measure_load(port: int, customers: int, seconds: float) -> dict[str, f
         latencies: list[float] = []
         started = time.perf_counter()
         deadline = started + seconds
-        await asyncio.gather(*[_customer(client, deadline, latencies, n) for n in range(customers)])
+        await asyncio.gather(
+            *[_customer(client, deadline, latencies, n, customers) for n in range(customers)]
+        )
         elapsed = time.perf_counter() - started
         after = (await client.get("/readyz")).json()["encoder"]
     batches = after["batches"] - before["batches"]
@@ -181,8 +186,10 @@ def main() -> None:
             encode_times, turn_times, stages = [], [], {}
             kinds: dict[str, int] = {}
             round_ratios = []
-            for _ in range(args.rounds):
-                enc, turn, round_stages, round_kinds = measure_turns(port, embedder, args.turns)
+            for number in range(args.rounds):
+                enc, turn, round_stages, round_kinds = measure_turns(
+                    port, embedder, args.turns, number
+                )
                 for kind, count in round_kinds.items():
                     kinds[kind] = kinds.get(kind, 0) + count
                 round_ratios.append(float(np.median(turn) / np.median(enc)))
