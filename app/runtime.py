@@ -137,8 +137,10 @@ class Runtime:
         batcher.set_reader(partial(read_messages, runtime))
         # What start-up loaded (model, tokenizer, classifiers, index: half a million objects)
         # lives as long as the service: keep it out of the collector's full passes, each of
-        # which took 240 ms here, a pause every customer of the moment waited through.
-        gc.collect()
+        # which took 240 ms here, a pause every customer of the moment waited through. Only the
+        # young generations are collected first: a full pass would itself cost that much, on
+        # every start of a process that starts many services (the test suite).
+        gc.collect(1)
         gc.freeze()
         runtime.startup_seconds = time.perf_counter() - began
         log.info("ready in %.1fs (encoder: %s)", runtime.startup_seconds, embedder.backend)
