@@ -67,7 +67,7 @@ STEPS: list[tuple[str, str, str, str, int]] = [
     ("runtime", "app.runtime", "Runtime.start", "Runtime.start (total)", 0),
     ("migrate", "app.db", "Database.migrate", "database migrations (check)", 1),
     ("encoder", "app.runtime", "load_embedder", "load the encoder", 1),
-    ("onnx", "app.nlp.embedder", "Embedder._load_onnx", "ONNX session from the model cache", 2),
+    ("onnx", "app.nlp.embedder", "_OnnxMeanPooling.__init__", "ONNX session and tokenizer", 2),
     ("intents", "app.intents.engine", "IntentEngine.start", "intents: read, encode, fit", 1),
     ("sentiment", "app.nlp.sentiment", "SentimentModel.train", "sentiment model (cached)", 1),
     ("folder", "app.runtime", "load_folder", "read the KB folder (empty)", 1),
@@ -81,7 +81,7 @@ STEPS: list[tuple[str, str, str, str, int]] = [
 ]
 # What the unaccounted time of a step is, where it is known.
 OTHER_LABELS = {
-    "encoder": "import sentence-transformers (transformers, torch)",
+    "encoder": "other (imports, the export's spec)",
     "rebuild": "other",
     "runtime": "other (batcher, sessions, refresher start)",
 }

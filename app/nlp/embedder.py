@@ -5,27 +5,33 @@ CPU. The model is exported to ONNX once into the data folder and reused after; i
 load, torch is the fallback.
 
 For the usual sentence-transformers pipeline (transformer, mean pooling, optional
-normalisation) on ONNX, `encode` runs the tokenizer and the ONNX session directly and pools in
-numpy: the same vectors as `SentenceTransformer.encode`, without its torch glue. That glue
-holds the GIL (mean pooling alone took 11% of the encoder thread's time under load, mostly
-waiting for the GIL held by the event loop), and the encoder thread waiting for the GIL leaves
-ONNX Runtime's cores idle. That path is also safe to call from several threads at once (one
-ONNX session, the tokenizer behind a lock), so the service runs one encoder call per core, each
-on one core (`workers`): for the short texts of a chat, measured here, that costs about a
-quarter less CPU per sentence than one call spread over both cores.
+normalisation) on ONNX, `encode` runs the export's tokenizer (`tokenizers`) and ONNX session
+directly and pools in numpy: the same vectors as `SentenceTransformer.encode`, without its
+torch glue. That glue holds the GIL (mean pooling alone took 11% of the encoder thread's time
+under load, mostly waiting for the GIL held by the event loop), and the encoder thread waiting
+for the GIL leaves ONNX Runtime's cores idle. That path is also safe to call from several
+threads at once, so the service runs one encoder call per core, each on one core (`workers`):
+for the short texts of a chat, measured here, that costs about a quarter less CPU per sentence
+than one call spread over both cores.
+
+The first start of an export loads it through sentence-transformers, checks the direct path
+against it on a few probe texts and saves what the direct path needs beside the export
+(`DIRECT_SPEC`); later starts load the export directly and never import sentence-transformers,
+transformers or torch (3.4 s and about 370 MiB of the service's resident memory).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import shutil
 import tempfile
-import threading
 import warnings
 from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -87,13 +93,43 @@ def _quiet_export() -> Iterator[None]:
         library_log.setLevel(level)
 
 
-class _OnnxMeanPooling:
-    """Tokenizer -> ONNX session -> masked mean -> L2 norm, as the sentence-transformers
-    modules `Transformer` + `Pooling(mean)` (+ `Normalize`) compute it, on numpy arrays."""
+# What the direct path needs to know about an export, written next to it once the direct path
+# has been checked against sentence-transformers on that export (`_DirectSpec`).
+DIRECT_SPEC = "switchboard-direct.json"
+DIRECT_SPEC_FORMAT = 1
+# Texts the direct path must encode as sentence-transformers does before its spec is written:
+# several lengths in one batch (padding), one past the token limit (truncation), case, accents,
+# emoji, a blank.
+_PROBES = [
+    "Where is my order LS-104233?",
+    "HOW DO I RESET MY PASSWORD",
+    "Café ☕ naïve façade",
+    "refund " * 400,
+    "   ",
+    "ok",
+]
 
-    BATCH = 64
 
-    def __init__(self, model: SentenceTransformer) -> None:
+@dataclass(frozen=True)
+class _DirectSpec:
+    """How the export's pipeline encodes: its ONNX file, the tokenizer's padding and truncation
+    as sentence-transformers calls it, and the output's size. Read from the loaded
+    sentence-transformers model once; later starts need neither it nor torch."""
+
+    onnx_file: str
+    inputs: tuple[str, ...]
+    max_length: int
+    pad_id: int
+    pad_type_id: int
+    pad_token: str
+    padding_side: str
+    truncation_side: str
+    dimension: int
+    ignores_case: bool
+
+    @classmethod
+    def of(cls, model: SentenceTransformer, folder: Path) -> _DirectSpec:
+        """The spec of `model` (loaded from `folder`), or ValueError for another pipeline."""
         modules = list(model)
         names = [type(m).__name__ for m in modules]
         if names not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
@@ -104,20 +140,85 @@ class _OnnxMeanPooling:
             raise ValueError(f"pooling is not a plain mean: {config}")
         if getattr(transformer, "do_lower_case", False):
             raise ValueError("the module lowercases texts itself")
-        self._session = transformer.auto_model.model  # optimum's onnxruntime.InferenceSession
-        self._inputs = [i.name for i in self._session.get_inputs()]
-        outputs = [o.name for o in self._session.get_outputs()]
-        if "last_hidden_state" not in outputs or not set(self._inputs) <= {
+        tokenizer = transformer.tokenizer
+        if not getattr(tokenizer, "is_fast", False):
+            raise ValueError("the tokenizer is not a fast (tokenizers) one")
+        if not (folder / "tokenizer.json").exists():
+            raise ValueError("the export has no tokenizer.json")
+        session = transformer.auto_model.model  # optimum's onnxruntime.InferenceSession
+        onnx_file = Path(session._model_path).resolve().relative_to(folder.resolve())
+        inputs = tuple(i.name for i in session.get_inputs())
+        outputs = [o.name for o in session.get_outputs()]
+        if "last_hidden_state" not in outputs or not set(inputs) <= {
             "input_ids",
             "attention_mask",
             "token_type_ids",
         }:
-            raise ValueError(f"unexpected ONNX signature: {self._inputs} -> {outputs}")
-        self._tokenizer = transformer.tokenizer
-        # A fast tokenizer called with padding/truncation options mutates its own settings:
-        # two threads inside it at once fail ("Already borrowed").
-        self._tokenizer_lock = threading.Lock()
-        self._max_length = int(transformer.max_seq_length)
+            raise ValueError(f"unexpected ONNX signature: {inputs} -> {outputs}")
+        return cls(
+            onnx_file=onnx_file.as_posix(),
+            inputs=inputs,
+            max_length=int(transformer.max_seq_length),
+            pad_id=int(tokenizer.pad_token_id),
+            pad_type_id=int(tokenizer.pad_token_type_id),
+            pad_token=str(tokenizer.pad_token),
+            padding_side=str(tokenizer.padding_side),
+            truncation_side=str(tokenizer.truncation_side),
+            dimension=int(model.get_embedding_dimension() or 0),
+            ignores_case=bool(getattr(tokenizer, "do_lower_case", False)),
+        )
+
+    @classmethod
+    def read(cls, folder: Path) -> _DirectSpec | None:
+        """The spec saved in `folder`, or None (none yet, another format, unreadable)."""
+        try:
+            saved = json.loads((folder / DIRECT_SPEC).read_text(encoding="utf-8"))
+            if saved.pop("format", None) != DIRECT_SPEC_FORMAT:
+                return None
+            saved["inputs"] = tuple(saved["inputs"])
+            return cls(**saved)
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def write(self, folder: Path) -> None:
+        """Save the spec in `folder` atomically (a reader sees the whole file or none)."""
+        text = json.dumps({"format": DIRECT_SPEC_FORMAT, **asdict(self)}, indent=2)
+        tmp = folder / f".{DIRECT_SPEC}.tmp-{os.getpid()}"
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(folder / DIRECT_SPEC)
+
+
+class _OnnxMeanPooling:
+    """Tokenizer -> ONNX session -> masked mean -> L2 norm, as the sentence-transformers
+    modules `Transformer` + `Pooling(mean)` (+ `Normalize`) compute it, on numpy arrays, with
+    the export's own files: `tokenizers` and ONNX Runtime, no torch.
+
+    The tokenizer is set up once (padding to the longest text, truncation at the model's
+    limit, as sentence-transformers asks of it) and only read after, so several threads may
+    encode at once; `tokenizers` releases the GIL while it works."""
+
+    BATCH = 64
+
+    def __init__(self, folder: Path, spec: _DirectSpec, threads: int) -> None:
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        self.spec = spec
+        self._session = onnxruntime.InferenceSession(
+            str(folder / spec.onnx_file),
+            sess_options=_session_options(threads),
+            providers=["CPUExecutionProvider"],
+        )
+        self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self._tokenizer.enable_truncation(
+            spec.max_length, stride=0, strategy="longest_first", direction=spec.truncation_side
+        )
+        self._tokenizer.enable_padding(
+            direction=spec.padding_side,
+            pad_id=spec.pad_id,
+            pad_type_id=spec.pad_type_id,
+            pad_token=spec.pad_token,
+        )
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit vectors of `texts` (batches of similar length, like sentence-transformers)."""
@@ -125,19 +226,16 @@ class _OnnxMeanPooling:
         vectors: list[np.ndarray] = []
         for start in range(0, len(texts), self.BATCH):
             batch = [texts[i].strip() for i in order[start : start + self.BATCH]]
-            with self._tokenizer_lock:
-                tokens = self._tokenizer(
-                    batch,
-                    padding=True,
-                    truncation="longest_first",
-                    max_length=self._max_length,
-                    return_tensors="np",
-                )
-            mask = np.asarray(tokens["attention_mask"], dtype=np.int64)
+            encodings = self._tokenizer.encode_batch(batch)
+            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
             feeds = {}
-            for name in self._inputs:
-                value = tokens.get(name)
-                feeds[name] = np.zeros_like(mask) if value is None else np.asarray(value, np.int64)
+            for name in self.spec.inputs:
+                if name == "attention_mask":
+                    feeds[name] = mask
+                elif name == "input_ids":
+                    feeds[name] = np.array([e.ids for e in encodings], dtype=np.int64)
+                else:  # token_type_ids
+                    feeds[name] = np.array([e.type_ids for e in encodings], dtype=np.int64)
             hidden = self._session.run(["last_hidden_state"], feeds)[0]
             weights = mask[:, :, None].astype(hidden.dtype)
             pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
@@ -146,6 +244,16 @@ class _OnnxMeanPooling:
         result = np.empty((len(texts), vectors[0].shape[1]), dtype=np.float32)
         result[order] = np.vstack(vectors)
         return result
+
+
+def _check_same_vectors(direct: _OnnxMeanPooling, model: SentenceTransformer) -> None:
+    """ValueError unless `direct` encodes the probe texts as sentence-transformers does."""
+    want = model.encode(
+        _PROBES, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+    )
+    gap = float(np.abs(direct.encode(_PROBES) - want).max())
+    if gap > 1e-5:
+        raise ValueError(f"the direct path differs from sentence-transformers by {gap:.1e}")
 
 
 def _cores() -> int:
@@ -170,30 +278,22 @@ class Embedder:
         threads: int = 0,
         workers: int = 1,
     ) -> None:
-        from sentence_transformers import SentenceTransformer  # slow import: only when used
-
         self.model_name = model
         self.backend: Backend = backend
-        self._model: SentenceTransformer
+        self._model: SentenceTransformer | None = None
+        self._direct: _OnnxMeanPooling | None = None
         planned = workers or (_cores() if backend == "onnx" else 1)
         per_call = threads or max(1, _cores() // planned)
         self.threads = per_call
-        self._direct: _OnnxMeanPooling | None = None
         if backend == "onnx":
             try:
-                self._model = self._load_onnx(model, cache_dir, per_call)
+                self._start_onnx(model, cache_dir, per_call, fixed_threads=bool(threads))
             except Exception as exc:  # any ONNX failure falls back to torch, loudly
                 log.warning("ONNX backend unavailable (%s); falling back to torch", exc)
                 self.backend = "torch"
-        if self.backend == "onnx":
-            try:
-                self._direct = _OnnxMeanPooling(self._model)
-            except Exception as exc:  # another pipeline: sentence-transformers runs it
-                log.info("encoding through sentence-transformers (%s)", exc)
-                if per_call < _cores() and not threads:  # one call at a time: every core
-                    self.threads = _cores()
-                    self._model = self._load_onnx(model, cache_dir, self.threads)
         if self.backend == "torch":
+            from sentence_transformers import SentenceTransformer  # slow import: only when used
+
             self.threads = threads or _cores()
             try:
                 self._model = SentenceTransformer(model, device="cpu")
@@ -204,11 +304,16 @@ class Embedder:
             except Exception as exc:
                 raise EmbedderError(f"cannot load embedding model {model!r}: {exc}") from exc
         self.workers = planned if self._direct is not None else 1
-        self.dimension = int(self._model.get_embedding_dimension() or 0)
         self.key = f"{_model_key(model)}"
-        # BERT-style uncased tokenizers lowercase every text before anything else.
-        tokenizer = getattr(self._model, "tokenizer", None)
-        self.ignores_case = bool(getattr(tokenizer, "do_lower_case", False))
+        if self._direct is not None:
+            self.dimension = self._direct.spec.dimension
+            # BERT-style uncased tokenizers lowercase every text before anything else.
+            self.ignores_case = self._direct.spec.ignores_case
+        else:
+            assert self._model is not None
+            self.dimension = int(self._model.get_embedding_dimension() or 0)
+            tokenizer = getattr(self._model, "tokenizer", None)
+            self.ignores_case = bool(getattr(tokenizer, "do_lower_case", False))
 
     def cache_key(self, text: str) -> str:
         """A key equal for texts this model gives the same vector: whitespace runs collapsed
@@ -217,32 +322,69 @@ class Embedder:
         key = " ".join(text.split())
         return key.lower() if self.ignores_case else key
 
+    def _start_onnx(self, model: str, cache_dir: Path, threads: int, fixed_threads: bool) -> None:
+        """Load the ONNX export of `model` (exporting it the first time): directly when a
+        checked spec of it is saved, else through sentence-transformers, checking the direct
+        path against it and saving the spec for the next start."""
+        folder = self._export_onnx(model, cache_dir)
+        spec = _DirectSpec.read(folder)
+        if spec is not None:
+            try:
+                self._direct = _OnnxMeanPooling(folder, spec, threads)
+                return
+            except Exception as exc:  # a damaged export: the full path below checks again
+                log.info("the saved direct encoder does not load (%s): checking again", exc)
+        from sentence_transformers import SentenceTransformer  # slow import: only when needed
+
+        def load(threads: int) -> SentenceTransformer:
+            return SentenceTransformer(
+                str(folder),
+                device="cpu",
+                backend="onnx",
+                model_kwargs={"session_options": _session_options(threads)},
+            )
+
+        loaded = load(threads)
+        try:
+            spec = _DirectSpec.of(loaded, folder)
+            direct = _OnnxMeanPooling(folder, spec, threads)
+            _check_same_vectors(direct, loaded)
+        except Exception as exc:  # another pipeline: sentence-transformers runs it
+            log.info("encoding through sentence-transformers (%s)", exc)
+            if threads < _cores() and not fixed_threads:  # one call at a time: every core
+                self.threads = _cores()
+                loaded = load(self.threads)
+            self._model = loaded
+            return
+        try:
+            spec.write(folder)
+        except OSError as exc:  # a read-only cache: the next start checks again
+            log.warning("cannot save the direct encoder's spec in %s: %s", folder, exc)
+        self._direct = direct
+
     @staticmethod
-    def _load_onnx(model: str, cache_dir: Path, threads: int) -> SentenceTransformer:
-        """Load the ONNX export of `model` from the cache, exporting it there the first time."""
+    def _export_onnx(model: str, cache_dir: Path) -> Path:
+        """The folder of the ONNX export of `model` in the cache, exported there the first
+        time (the only step that needs torch)."""
+        target = cache_dir / f"onnx-{_model_key(model)}"
+        if (target / "onnx" / "model.onnx").exists():
+            return target
         from sentence_transformers import SentenceTransformer
 
-        target = cache_dir / f"onnx-{_model_key(model)}"
-        if not (target / "onnx" / "model.onnx").exists():
-            log.info("exporting %s to ONNX in %s (once)", model, target)
-            with _quiet_export():
-                exported = SentenceTransformer(model, device="cpu", backend="onnx")
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(dir=cache_dir, prefix=f"{target.name}.tmp-"))
-            try:
-                exported.save_pretrained(str(tmp))
-                tmp.rename(target)  # atomic; fails if another process got there first
-            except OSError:
-                if not (target / "onnx" / "model.onnx").exists():
-                    raise
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
-        return SentenceTransformer(
-            str(target),
-            device="cpu",
-            backend="onnx",
-            model_kwargs={"session_options": _session_options(threads)},
-        )
+        log.info("exporting %s to ONNX in %s (once)", model, target)
+        with _quiet_export():
+            exported = SentenceTransformer(model, device="cpu", backend="onnx")
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=cache_dir, prefix=f"{target.name}.tmp-"))
+        try:
+            exported.save_pretrained(str(tmp))
+            tmp.rename(target)  # atomic; fails if another process got there first
+        except OSError:
+            if not (target / "onnx" / "model.onnx").exists():
+                raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return target
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Vectors for `texts`, shape (len(texts), dimension), unit length."""
@@ -251,6 +393,7 @@ class Embedder:
         try:
             if self._direct is not None:
                 return self._direct.encode(texts)
+            assert self._model is not None
             vectors = self._model.encode(
                 texts,
                 batch_size=64,

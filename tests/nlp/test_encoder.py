@@ -5,7 +5,11 @@ from a bounded cache."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import shutil
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +20,7 @@ import pytest
 
 from app.config import bundled_model_path
 from app.nlp.batcher import MicroBatcher
-from app.nlp.embedder import Embedder
+from app.nlp.embedder import DIRECT_SPEC, Embedder
 
 TEXTS = [
     "Where is my order LS-104233?",
@@ -61,6 +65,65 @@ def test_onnx_export_is_reused(embedder: Embedder, model_cache: Path) -> None:
     again = Embedder(bundled_model_path(), backend="onnx", cache_dir=model_cache)
     assert again.backend == "onnx"
     assert exports[0].stat().st_mtime_ns == stamp
+
+
+# Loads the encoder from the model cache in a new interpreter and prints what it imported and
+# the vectors of TEXTS.
+FRESH_LOAD = """
+import json, sys
+from pathlib import Path
+from app.config import bundled_model_path
+from app.nlp.embedder import DIRECT_SPEC, Embedder
+embedder = Embedder(bundled_model_path(), backend="onnx", cache_dir=Path(sys.argv[1]), workers=0)
+print(json.dumps({
+    "backend": embedder.backend,
+    "workers": embedder.workers,
+    "imported": sorted(m for m in ("sentence_transformers", "transformers", "torch")
+                       if m in sys.modules),
+    "vectors": embedder.encode(json.loads(sys.argv[2])).tolist(),
+}))
+"""
+
+
+def _load_in_a_new_process(cache: Path) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", FRESH_LOAD, str(cache), json.dumps(TEXTS)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_checked_export_loads_later_without_torch(embedder: Embedder, model_cache: Path) -> None:
+    """The first load of an export checks the direct path and saves its spec; a later start
+    reads the export with ONNX Runtime and tokenizers alone, with the same vectors."""
+    specs = list(model_cache.glob(f"onnx-*/{DIRECT_SPEC}"))
+    assert len(specs) == 1
+    spec = json.loads(specs[0].read_text(encoding="utf-8"))
+    assert spec["max_length"] == 256 and spec["dimension"] == embedder.dimension
+    later = _load_in_a_new_process(model_cache)
+    assert later["backend"] == "onnx" and later["workers"] == len(os.sched_getaffinity(0))
+    assert later["imported"] == []
+    assert np.allclose(
+        np.array(later["vectors"], dtype=np.float32), embedder.encode(TEXTS), atol=1e-6
+    )
+
+
+def test_a_damaged_spec_is_checked_again_and_rewritten(
+    embedder: Embedder, model_cache: Path, tmp_path: Path
+) -> None:
+    export = next(model_cache.glob("onnx-*"))
+    copy = tmp_path / export.name
+    shutil.copytree(export, copy)
+    good = (copy / DIRECT_SPEC).read_text(encoding="utf-8")
+    for damage in ("{not json", good.replace('"onnx/model.onnx"', '"onnx/missing.onnx"')):
+        (copy / DIRECT_SPEC).write_text(damage, encoding="utf-8")
+        again = Embedder(bundled_model_path(), backend="onnx", cache_dir=tmp_path)
+        assert again.backend == "onnx" and again.workers == 1
+        assert np.allclose(again.encode(TEXTS), embedder.encode(TEXTS), atol=1e-6)
+        assert json.loads((copy / DIRECT_SPEC).read_text(encoding="utf-8")) == json.loads(good)
 
 
 def test_unknown_model_path_fails_clearly(tmp_path: Path) -> None:
