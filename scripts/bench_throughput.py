@@ -64,7 +64,12 @@ from app.kb.loader import load_folder  # noqa: E402
 from app.nlp.embedder import Embedder  # noqa: E402
 from app.runtime import load_embedder  # noqa: E402
 from scripts.evalkit import command_line, machine_description, write_doc_section  # noqa: E402
-from scripts.servicekit import free_port, start_server, stop_server  # noqa: E402
+from scripts.servicekit import (  # noqa: E402
+    free_port,
+    prepare_data_dir,
+    start_server,
+    stop_server,
+)
 
 DOC = REPO_ROOT / "docs" / "BENCHMARKS.md"
 FLOOR = 0.60  # service turns/s as a share of the encoder's batched sentences/s
@@ -838,6 +843,7 @@ def main() -> None:
         if args.data_dir is None:
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="switchboard-bench-"))
             data_dir = Path(tmp) / "data"
+            prepare_data_dir(data_dir)
         else:
             data_dir = args.data_dir.resolve()
         port = free_port()

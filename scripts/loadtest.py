@@ -86,6 +86,7 @@ if str(REPO_ROOT) not in sys.path:
 from scripts.evalkit import command_line, machine_description, write_doc_section  # noqa: E402
 from scripts.servicekit import (  # noqa: E402
     free_port,
+    prepare_data_dir,
     start_orders_api,
     start_server,
     stop_server,
@@ -1271,6 +1272,7 @@ async def run_with_server(args: argparse.Namespace, config: LoadConfig) -> LoadR
         }
         with tempfile.TemporaryDirectory() as tmp:
             port = free_port()
+            prepare_data_dir(Path(tmp) / "data", env)
             process, seconds, _ = start_server(Path(tmp) / "data", port, env_overrides=env)
             print(f"service ready on port {port} in {seconds:.0f} s", file=sys.stderr)
             try:
