@@ -90,24 +90,13 @@ async def _drive(
 ) -> tuple[load.LoadResult, float, float]:
     """The customers spread over `ports` for `warmup` + `seconds`; the last `seconds` count."""
     result = load.LoadResult(mix.name, CUSTOMERS, seconds)
-    stop = asyncio.Event()
     now = time.perf_counter()
     window = (now + warmup, now + warmup + seconds)
-    tasks = [
-        asyncio.create_task(load._customer(ports[i % len(ports)], mix, window, result, stop))
-        for i in range(CUSTOMERS)
-    ]
-    try:
+    async with load.customers_running(ports, mix, CUSTOMERS, window, result):
         await asyncio.sleep(max(0.0, window[0] - time.perf_counter()))
         before = [load.CpuSnapshot.take(pid) for pid in pids]
         await asyncio.sleep(max(0.0, window[1] - time.perf_counter()))
         after = [load.CpuSnapshot.take(pid) for pid in pids]
-    finally:
-        stop.set()
-        done = await asyncio.gather(*tasks, return_exceptions=True)
-    for outcome in done:
-        if isinstance(outcome, BaseException):
-            raise outcome
     uses = [load.cpu_use(pid, b, a, seconds) for pid, b, a in zip(pids, before, after, strict=True)]
     return result, sum(u["server_cores"] for u in uses), uses[0]["machine_cores"]
 

@@ -47,7 +47,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -473,6 +473,27 @@ def _writer_delta(
     }
 
 
+@contextlib.asynccontextmanager
+async def customers_running(
+    ports: list[int], mix: Mix, customers: int, window: tuple[float, float], result: LoadResult
+) -> AsyncIterator[None]:
+    """`customers` chatting (spread over `ports`) while the body runs; then they stop, and the
+    first failure among them is raised."""
+    stop = asyncio.Event()
+    tasks = [
+        asyncio.create_task(_customer(ports[i % len(ports)], mix, window, result, stop))
+        for i in range(customers)
+    ]
+    try:
+        yield
+    finally:
+        stop.set()
+        done = await asyncio.gather(*tasks, return_exceptions=True)
+    for outcome in done:
+        if isinstance(outcome, BaseException):
+            raise outcome
+
+
 async def measure_service(
     port: int,
     pid: int,
@@ -485,13 +506,9 @@ async def measure_service(
     """Customers chatting for `warmup` + `seconds`; the last `seconds` are measured (and
     `at_window` is awaited as they start)."""
     result = LoadResult(mix.name, customers, seconds)
-    stop = asyncio.Event()
     now = time.perf_counter()
     window = (now + warmup, now + warmup + seconds)
-    tasks = [
-        asyncio.create_task(_customer(port, mix, window, result, stop)) for _ in range(customers)
-    ]
-    try:
+    async with customers_running([port], mix, customers, window, result):
         await asyncio.sleep(max(0.0, window[0] - time.perf_counter()))
         if at_window is not None:
             await at_window()
@@ -505,12 +522,6 @@ async def measure_service(
         sent = sum(mix.sent.values()) - sent_before
         new_texts = len(set(mix.sent) - distinct_before)
         result.distinct_share = new_texts / sent if sent else 0.0
-    finally:
-        stop.set()
-        done = await asyncio.gather(*tasks, return_exceptions=True)
-    for outcome in done:
-        if isinstance(outcome, BaseException):
-            raise outcome
     result.encoder = _encoder_delta(before, after, seconds)
     result.writer = _writer_delta(before, after, seconds)
     result.cpu = cpu_use(pid, cpu_before, cpu_after, seconds)
