@@ -48,6 +48,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from app.kb.imports import MAX_IMPORT_ARTICLES  # noqa: E402
+from scripts import servicekit  # noqa: E402
 from scripts.bench_kb import synthetic_articles  # noqa: E402
 from scripts.evalkit import command_line, machine_description, write_doc_section  # noqa: E402
 from scripts.servicekit import free_port, stop_server  # noqa: E402
@@ -196,14 +197,10 @@ class SizeResult:
 
 def service_env(data_dir: Path, kb_dir: Path) -> dict[str, str]:
     """The environment of every command: this data folder, an empty KB folder, SQLite."""
-    env = {
-        **os.environ,
-        "SWITCHBOARD_DATA_DIR": str(data_dir),
-        "SWITCHBOARD_KB_DIR": str(kb_dir),
-        "SWITCHBOARD_LOG_LEVEL": "info",
-    }
-    for name in ("SWITCHBOARD_DATABASE_URL", "SWITCHBOARD_REDIS_URL"):
-        env.pop(name, None)
+    env = servicekit.service_env(
+        data_dir, {"SWITCHBOARD_KB_DIR": str(kb_dir), "SWITCHBOARD_LOG_LEVEL": "info"}
+    )
+    env.pop("SWITCHBOARD_REDIS_URL", None)
     return env
 
 

@@ -1,8 +1,7 @@
 """Helpers for scripts and tests that drive the real service: prepare a new data folder once,
 start `python -m app serve` on a free loopback port with its own data folder, wait until
-`/readyz` says ready, stop it; start
-the demo orders service the demo intents call; and the Chromium flags that work on this
-project's machines."""
+`/readyz` says ready, stop it; start the demo orders service the demo intents call; and the
+Chromium flags that work on this project's machines."""
 
 from __future__ import annotations
 
@@ -45,12 +44,11 @@ def service_env(data_dir: Path, env_overrides: dict[str, str] | None = None) -> 
     return env
 
 
-def prepare_data_dir(data_dir: Path, env_overrides: dict[str, str] | None = None) -> float:
+def prepare_data_dir(data_dir: Path, env_overrides: dict[str, str] | None = None) -> None:
     """Do a new data folder's one-off work before the service starts on it, as the Dockerfile
     does at build time (`python -m app kb sync`: export the encoder to ONNX and check its
     direct path, embed the knowledge base), so that the measured service starts as every
-    later start does (without sentence-transformers and torch loaded). Returns the seconds."""
-    started = time.perf_counter()
+    later start does (without sentence-transformers and torch loaded)."""
     subprocess.run(
         [sys.executable, "-m", "app", "kb", "sync"],
         cwd=REPO_ROOT,
@@ -58,7 +56,6 @@ def prepare_data_dir(data_dir: Path, env_overrides: dict[str, str] | None = None
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    return time.perf_counter() - started
 
 
 def start_server(

@@ -73,7 +73,7 @@ FRESH_LOAD = """
 import json, sys
 from pathlib import Path
 from app.config import bundled_model_path
-from app.nlp.embedder import DIRECT_SPEC, Embedder
+from app.nlp.embedder import Embedder
 embedder = Embedder(bundled_model_path(), backend="onnx", cache_dir=Path(sys.argv[1]), workers=0)
 print(json.dumps({
     "backend": embedder.backend,
