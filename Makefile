@@ -31,14 +31,14 @@ $(STAMP): pyproject.toml
 run: setup
 	PYTHON=$(BIN)/python scripts/run_demo.sh $(HOST) $(PORT)
 
-test: setup
-	$(BIN)/ruff check app tests scripts
-	$(BIN)/ruff format --check app tests scripts
+test: lint
 	$(BIN)/python -m pytest
 
+# Style, then the structure rules (docs/architecture.md): layers, purity, no cycles.
 lint: setup
 	$(BIN)/ruff check app tests scripts
 	$(BIN)/ruff format --check app tests scripts
+	$(BIN)/lint-imports
 
 bench: setup
 	$(BIN)/python scripts/bench_turn.py --write

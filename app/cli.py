@@ -87,7 +87,6 @@ def ask(question: Annotated[str, typer.Argument(help="What a customer would writ
     """Show what the bot would reply to QUESTION, and why (starts like `serve`: migrates and
     syncs the KB folder, but stores no conversation)."""
     from app.conversations.dialog import Dialog
-    from app.conversations.turn import plan_reply, understand
     from app.runtime import Runtime
 
     settings = Settings()
@@ -96,7 +95,8 @@ def ask(question: Annotated[str, typer.Argument(help="What a customer would writ
     async def run() -> None:
         runtime = await Runtime.start(settings)
         try:
-            reply = plan_reply(runtime, await understand(runtime, question), Dialog())
+            bot = runtime.bot
+            reply = bot.plan_reply(await bot.understand(question), Dialog())
             meta = {k: v for k, v in reply.meta.items() if k != "policy_input"}
             typer.echo(json.dumps({**meta, "text": reply.text}, indent=2))
         finally:
@@ -126,8 +126,9 @@ def replay(
 ) -> None:
     """Re-run the policy over stored turns with other thresholds and show what would change:
     decisions by kind, handoff rate by reason, and the turns that flip. Loads no model."""
+    from app.conversations.recorded import load_turns
     from app.db import Database
-    from app.policy.replay import load_turns, parse_overrides
+    from app.policy.replay import parse_overrides
     from app.policy.replay import replay as run_replay
 
     settings = Settings()
@@ -344,7 +345,7 @@ async def _announce_kb_change(settings: Settings, revision: int) -> None:
     if not settings.redis_url:
         return
     from app.kb.refresher import KB_CHANNEL
-    from app.realtime.broker import create_broker
+    from app.realtime.factory import create_broker
 
     broker = create_broker(settings)
     try:

@@ -1,19 +1,10 @@
-"""Domain errors that carry their HTTP status, and the handlers that render every error as
-`{"error": {"code", "message", ...}}` with a message that says what to fix."""
+"""Domain errors: what a client can act on, each with the HTTP status and code it maps to and a
+message that says what to fix. No web framework here: services raise these, and
+`app/error_handlers.py` renders them (and every other error) as JSON."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
-
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
-from starlette.exceptions import HTTPException as StarletteHTTPException
-
-log = logging.getLogger(__name__)
 
 
 class AppError(Exception):
@@ -85,76 +76,29 @@ class ServiceUnavailable(AppError):
     code = "unavailable"
 
 
-def _error_body(code: str, message: str, **details: Any) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, **details}}
+class ConversationNotFound(NotFound):
+    """No conversation has this id."""
+
+    def __init__(self, conversation_id: str) -> None:
+        super().__init__(f"conversation {conversation_id} does not exist")
 
 
-def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
-    parts = [str(p) for p in loc if p != "body"]
-    return ".".join(parts) or "body"
+class UserNotFound(NotFound):
+    """No staff account has this id."""
+
+    def __init__(self, user_id: int) -> None:
+        super().__init__(f"user {user_id} does not exist")
 
 
-def _describe(error: dict[str, Any]) -> str:
-    kind = error.get("type", "")
-    where = _field_path(error.get("loc", ()))
-    if kind == "json_invalid":
-        reason = error.get("ctx", {}).get("error", "malformed JSON")
-        return f"request body is not valid JSON ({reason}); send a JSON object"
-    if kind == "missing":
-        return f"{where}: required field is missing"
-    return f"{where}: {error.get('msg', 'invalid value')}"
+class ArticleNotFound(NotFound):
+    """No article has this id."""
+
+    def __init__(self, article_id: int) -> None:
+        super().__init__(f"article {article_id} does not exist")
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Render AppError, validation errors and routing errors in one JSON shape."""
+class CannedResponseNotFound(NotFound):
+    """No canned response has this id."""
 
-    @app.exception_handler(AppError)
-    async def _app_error(_request: Request, exc: AppError) -> JSONResponse:
-        return JSONResponse(
-            _error_body(exc.code, exc.message, **exc.details),
-            status_code=exc.status_code,
-            headers=exc.headers,
-        )
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = list(exc.errors())
-        messages = [_describe(e) for e in errors]
-        fields = [
-            {"field": _field_path(e.get("loc", ())), "message": m}
-            for e, m in zip(errors, messages, strict=True)
-        ]
-        return JSONResponse(
-            _error_body("validation_error", "; ".join(messages), fields=fields),
-            status_code=422,
-        )
-
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(SQLAlchemyTimeoutError)
-    async def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
-        log.error("database unavailable: %s", type(exc).__name__)
-        return JSONResponse(
-            _error_body("unavailable", "the database is busy or unreachable; retry shortly"),
-            status_code=503,
-            headers={"Retry-After": "1"},
-        )
-
-    @app.exception_handler(SQLAlchemyError)
-    async def _database_error(_request: Request, exc: Exception) -> JSONResponse:
-        log.exception("database error")
-        return JSONResponse(
-            _error_body("internal_error", "the request could not be stored; nothing was saved"),
-            status_code=500,
-        )
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {
-            404: "not_found",
-            405: "method_not_allowed",
-        }.get(exc.status_code, "http_error")
-        return JSONResponse(
-            _error_body(code, str(exc.detail)),
-            status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
-        )
+    def __init__(self, canned_id: int) -> None:
+        super().__init__(f"canned response {canned_id} does not exist")

@@ -15,20 +15,24 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from app import health
+from app.agents import stream as agent_stream
 from app.agents.router import admin_router as agents_admin_router
+from app.agents.router import conversation_router as staff_conversation_router
 from app.agents.router import router as agents_router
+from app.agents.router import users_router as agents_users_router
 from app.analytics.router import router as analytics_router
 from app.auth.admin_router import router as admin_users_router
 from app.auth.router import router as auth_router
 from app.auth.throttle import LoginThrottle
+from app.bot import router as bot_routes
 from app.config import Settings
+from app.conversations import stream as customer_stream
 from app.conversations.router import router as conversations_router
-from app.errors import install_error_handlers
+from app.error_handlers import install_error_handlers
 from app.insights.router import router as insights_router
 from app.kb.router import router as kb_router
 from app.kb.transfer_router import router as kb_transfer_router
 from app.nlp.embedder import Embedder
-from app.realtime.streams import router as streams_router
 from app.runtime import Runtime
 
 WEB_DIR = Path(__file__).parent / "web"
@@ -82,15 +86,22 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     # The body limit sits on the API routes, inside the CORS and error layers, so a 413 reaches
     # a widget on another site in the usual JSON error shape.
     app.include_router(conversations_router, max_body_size=MAX_BODY_BYTES)
+    app.include_router(staff_conversation_router, max_body_size=MAX_BODY_BYTES)
+    app.include_router(bot_routes.conversations, max_body_size=MAX_BODY_BYTES)
     app.include_router(auth_router, max_body_size=MAX_BODY_BYTES)
     app.include_router(admin_users_router, max_body_size=MAX_BODY_BYTES)
+    app.include_router(agents_users_router, max_body_size=MAX_BODY_BYTES)
     app.include_router(agents_router, max_body_size=MAX_BODY_BYTES)
+    app.include_router(bot_routes.agent, max_body_size=MAX_BODY_BYTES)
     app.include_router(agents_admin_router, max_body_size=MAX_BODY_BYTES)
     app.include_router(kb_router, max_body_size=KB_BODY_BYTES)
+    app.include_router(bot_routes.admin, max_body_size=KB_BODY_BYTES)
     app.include_router(insights_router, max_body_size=KB_BODY_BYTES)
     app.include_router(analytics_router, max_body_size=MAX_BODY_BYTES)
     app.include_router(kb_transfer_router, max_body_size=KB_BODY_BYTES)
-    app.include_router(streams_router)  # WebSockets: frames are capped in app/realtime
+    # WebSockets: frames are capped in app/realtime/sockets.py.
+    app.include_router(customer_stream.router)
+    app.include_router(agent_stream.router)
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -1,5 +1,7 @@
-"""The service's long-lived parts, created once at start: database, encoder, knowledge index,
-intents (with their classifier and HTTP client) and the sentiment model."""
+"""The service's long-lived parts, created and wired once at start: database, encoder,
+knowledge index, intents (with their classifier and HTTP client), the sentiment model, the
+broker of live events and the bot. The top of the house: only the app factory, the CLI and
+the health routes use it; routes get the parts they need through `app/deps.py`."""
 
 from __future__ import annotations
 
@@ -8,14 +10,14 @@ import gc
 import logging
 import time
 from dataclasses import dataclass
-from functools import partial
 
 from sqlalchemy import text
 
 from app.auth.service import ensure_admin
+from app.bot.pipeline import Bot
+from app.bot.understanding import MessageReader
 from app.config import Settings
 from app.conversations.access import CustomerAccess
-from app.conversations.reading import read_messages
 from app.db import Database
 from app.intents.engine import IntentEngine
 from app.kb import service as kb_service
@@ -26,21 +28,10 @@ from app.kb.vector_index import search_on_one_thread
 from app.nlp.batcher import DEFAULT_CACHE_SIZE, MicroBatcher
 from app.nlp.embedder import Embedder
 from app.nlp.sentiment import SentimentModel
-from app.realtime.broker import Broker, create_broker
+from app.realtime.broker import Broker
+from app.realtime.factory import create_broker
 
 log = logging.getLogger(__name__)
-
-
-async def load_embedder(settings: Settings) -> Embedder:
-    """The configured encoder, loaded (and exported to ONNX the first time) off the loop."""
-    return await asyncio.to_thread(
-        Embedder,
-        settings.embedding_model,
-        backend=settings.embedding.backend,
-        cache_dir=settings.model_cache_dir,
-        threads=settings.embedding.threads,
-        workers=settings.embedding.workers,
-    )
 
 
 def _small_products_on_one_thread() -> None:
@@ -66,6 +57,7 @@ class Runtime:
     sentiment: SentimentModel
     customer_access: CustomerAccess
     broker: Broker
+    bot: Bot
     refresher: IndexRefresher | None = None
     startup_seconds: float = 0.0
 
@@ -80,7 +72,7 @@ class Runtime:
             password = settings.admin_password.get_secret_value()
             await db.run(ensure_admin, email=settings.admin_email, password=password)
         if embedder is None:
-            embedder = await load_embedder(settings)
+            embedder = await asyncio.to_thread(Embedder.from_settings, settings)
         batcher = MicroBatcher(
             embedder.encode,
             max_batch=settings.embedding.max_batch,
@@ -108,16 +100,25 @@ class Runtime:
         sentiment = await asyncio.to_thread(
             SentimentModel.train, embedder.encode, cache_dir=settings.model_cache_dir
         )
+        access = CustomerAccess(db)
+        broker = create_broker(settings)
+        reader = MessageReader(
+            batcher=batcher,
+            knowledge=knowledge,
+            intents=intents,
+            sentiment=sentiment,
+            settings=settings,
+        )
+        bot = Bot(
+            db=db,
+            reader=reader,
+            intents=intents,
+            access=access,
+            broker=broker,
+            settings=settings,
+        )
         runtime = cls(
-            settings,
-            db,
-            embedder,
-            batcher,
-            knowledge,
-            intents,
-            sentiment,
-            CustomerAccess(db),
-            create_broker(settings),
+            settings, db, embedder, batcher, knowledge, intents, sentiment, access, broker, bot
         )
         try:
             await runtime.load_knowledge_folder()
@@ -134,7 +135,7 @@ class Runtime:
         runtime.refresher.start()
         _small_products_on_one_thread()
         # Customer turns get their messages read with the rest of their encoder batch.
-        batcher.set_reader(partial(read_messages, runtime))
+        batcher.set_reader(reader.read_batch)
         # What start-up loaded (model, tokenizer, classifiers, index: half a million objects)
         # lives as long as the service: keep it out of the collector's full passes, each of
         # which took 240 ms here, a pause every customer of the moment waited through. Only the

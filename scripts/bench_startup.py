@@ -67,7 +67,7 @@ builds the index once with `python -m app kb reindex`, then starts the real serv
 STEPS: list[tuple[str, str, str, str, int]] = [
     ("runtime", "app.runtime", "Runtime.start", "Runtime.start (total)", 0),
     ("migrate", "app.db", "Database.migrate", "database migrations (check)", 1),
-    ("encoder", "app.runtime", "load_embedder", "load the encoder", 1),
+    ("encoder", "app.nlp.embedder", "Embedder.from_settings", "load the encoder", 1),
     ("onnx", "app.nlp.embedder", "_OnnxMeanPooling.__init__", "ONNX session and tokenizer", 2),
     ("intents", "app.intents.engine", "IntentEngine.start", "intents: read, encode, fit", 1),
     ("sentiment", "app.nlp.sentiment", "SentimentModel.train", "sentiment model (cached)", 1),

@@ -3,7 +3,7 @@ throughput measured in the same run.
 
 Starts the real service (`python -m app serve`) on loopback with a fresh data folder, loads the
 same model on the same backend in this process the way the service does
-(`app.runtime.load_embedder`), and measures:
+(`app.nlp.embedder.Embedder.from_settings`), and measures:
 
 (a) the encoder alone: batches of 32 realistic customer messages, sentences per second (before
     and after the service runs; the higher of the two is the reference, so the ratio is not
@@ -62,7 +62,6 @@ sys.path.insert(0, str(REPO_ROOT))
 from app.config import Settings  # noqa: E402
 from app.kb.loader import load_folder  # noqa: E402
 from app.nlp.embedder import Embedder  # noqa: E402
-from app.runtime import load_embedder  # noqa: E402
 from scripts.evalkit import command_line, machine_description, write_doc_section  # noqa: E402
 from scripts.servicekit import (  # noqa: E402
     free_port,
@@ -192,7 +191,7 @@ def encoder_layouts(settings: Settings) -> list[EncoderLayout]:
         threads=cores,
         workers=1,
     )
-    service = asyncio.run(load_embedder(settings))
+    service = Embedder.from_settings(settings)
     layouts = [EncoderLayout(f"1 call at a time, {whole.threads} threads", whole, 1)]
     if service.workers > 1:
         layouts.append(

@@ -59,8 +59,6 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from app.config import Settings  # noqa: E402
-from app.conversations.planning import kb_confidence  # noqa: E402
-from app.evaluation.datasets import read_labelled_csv  # noqa: E402
 from app.evaluation.retrieval import (  # noqa: E402
     CLARIFY_LOW_CONFIDENCE,
     CLARIFY_TOO_CLOSE,
@@ -75,7 +73,9 @@ from app.evaluation.retrieval import (  # noqa: E402
     retrieve,
 )
 from app.kb.loader import ArticleIn, load_folder  # noqa: E402
+from app.nlp.datasets import read_labelled_csv  # noqa: E402
 from app.nlp.embedder import Embedder  # noqa: E402
+from app.policy.calibration import kb_confidence  # noqa: E402
 from app.policy.settings import (  # noqa: E402
     DEFAULT_AMBIGUITY_MARGIN,
     DEFAULT_KB_CALIBRATION,

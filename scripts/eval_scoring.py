@@ -62,7 +62,6 @@ from rank_bm25 import BM25Okapi  # noqa: E402
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS  # noqa: E402
 
 from app.config import Settings  # noqa: E402
-from app.evaluation.datasets import read_labelled_csv  # noqa: E402
 from app.evaluation.retrieval import (  # noqa: E402
     RESOLVED,
     WRONG,
@@ -79,6 +78,7 @@ from app.kb.knowledge import ArticleRef, KbHit, KnowledgeIndex  # noqa: E402
 from app.kb.loader import ArticleIn, load_folder  # noqa: E402
 from app.kb.passages import article_passages  # noqa: E402
 from app.kb.vector_index import CENTROID_WEIGHT, StoredPassages, VectorIndex  # noqa: E402
+from app.nlp.datasets import read_labelled_csv  # noqa: E402
 from app.nlp.embedder import Embedder  # noqa: E402
 from app.policy.settings import PolicySettings  # noqa: E402
 from scripts.calibrate_policy import (  # noqa: E402

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from app.auth.models import Presence, User
 from app.config import AgentSettings, BusinessHours
-from app.conversations.models import Conversation, ConversationStatus, Event
+from app.conversations.models import Conversation, ConversationStatus, Event, EventType
 
 _users = User.__table__
 _conversations = Conversation.__table__
@@ -161,7 +161,7 @@ def expected_wait_seconds(
     rows = conn.execute(
         select(_events.c.data)
         .where(
-            _events.c.type == "conversation.assigned",
+            _events.c.type == EventType.ASSIGNED,
             _events.c.created_at >= now - timedelta(days=WAIT_HISTORY_DAYS),
         )
         .order_by(_events.c.id.desc())

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.agents.models import CannedResponse
 from app.db import utcnow
-from app.errors import Conflict, NotFound
+from app.errors import CannedResponseNotFound, Conflict
 
 _canned = CannedResponse.__table__
 
@@ -58,11 +58,11 @@ def update_canned(
     except IntegrityError as exc:
         raise _taken(shortcut) from exc
     if row is None:
-        raise NotFound(f"canned response {canned_id} does not exist")
+        raise CannedResponseNotFound(canned_id)
     return dict(row)
 
 
 def delete_canned(conn: Connection, *, canned_id: int) -> None:
     """Delete a canned response."""
     if conn.execute(delete(_canned).where(_canned.c.id == canned_id)).rowcount == 0:
-        raise NotFound(f"canned response {canned_id} does not exist")
+        raise CannedResponseNotFound(canned_id)

@@ -1,10 +1,10 @@
-"""Tables of the agents' side of a conversation: internal notes, canned responses, ratings."""
+"""Tables of the agents' side of a conversation: internal notes and canned responses."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, BigId, utcnow
@@ -35,22 +35,3 @@ class CannedResponse(Base):
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class CsatRating(Base):
-    """A customer's rating of one resolution of a conversation (at most one per resolution)."""
-
-    __tablename__ = "csat_ratings"
-    __table_args__ = (
-        UniqueConstraint("conversation_id", "resolution", name="uq_csat_conversation_resolution"),
-    )
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    conversation_id: Mapped[str] = mapped_column(
-        String(36), ForeignKey("conversations.id", ondelete="CASCADE")
-    )
-    resolution: Mapped[int] = mapped_column(Integer)
-    score: Mapped[int] = mapped_column(Integer)
-    comment: Mapped[str | None] = mapped_column(Text, default=None)
-    agent_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id"), default=None)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)

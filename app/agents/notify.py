@@ -1,5 +1,5 @@
-"""Live events after a commit: what a turn or a staff action changed, published to the
-conversation's stream (the customer), the owning agent's stream and the staff stream (queue).
+"""Live events after a staff action's commit, published to the conversation's stream (the
+customer), the owning agent's stream, the previous owner's, and the staff stream (queue).
 
 Published only after the transaction committed, so a client never sees what was rolled back;
 a client that missed an event catches up from storage with `?after=seq`.
@@ -7,50 +7,15 @@ a client that missed an event catches up from storage with `?after=seq`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from app.agents.service import Change
-from app.conversations.models import ConversationStatus
-from app.realtime.broker import STAFF_CHANNEL, agent_channel, conversation_channel
-from app.realtime.events import assignment_event, message_event, queue_event, status_event
-
-if TYPE_CHECKING:
-    from app.conversations.turn import StoredTurn
-    from app.runtime import Runtime
+from app.conversations.views import message_event
+from app.realtime.broker import STAFF_CHANNEL, Broker, agent_channel, conversation_channel
+from app.realtime.events import assignment_event, queue_event, status_event
 
 
-async def publish_turn(runtime: Runtime, *, conversation_id: str, stored: StoredTurn) -> None:
-    """Publish a customer turn: its messages to the conversation (and to the agent who owns
-    it), a status event when the turn handed off, a queue event for staff."""
-    broker = runtime.broker
-    messages = stored.messages
-    events = [message_event(conversation_id, m) for m in messages]
-    last = messages[-1].seq
-    channel = conversation_channel(conversation_id)
-    for event in events:
-        await broker.publish(channel, event)
-    if stored.handed_off or stored.reopened:
-        await broker.publish(
-            channel, status_event(conversation_id, last, stored.status, stored.agent_name)
-        )
-    if stored.agent_id is not None and stored.status == ConversationStatus.ASSIGNED:
-        if stored.handed_off:
-            await broker.publish(
-                agent_channel(stored.agent_id),
-                assignment_event("assigned", conversation_id, last, stored.status),
-            )
-        for event in events:
-            await broker.publish(agent_channel(stored.agent_id), event)
-    if stored.queue_action is not None:
-        await broker.publish(
-            STAFF_CHANNEL, queue_event(conversation_id, stored.queue_action, last, stored.status)
-        )
-
-
-async def publish_change(runtime: Runtime, change: Change) -> None:
+async def publish_change(broker: Broker, change: Change) -> None:
     """Publish a staff action: the system message and new status to the customer, the
     conversation to its new owner, a notice to its previous owner, the queue to staff."""
-    broker = runtime.broker
     cid = change.conversation_id
     events = [message_event(cid, m) for m in change.messages]
     channel = conversation_channel(cid)
@@ -80,10 +45,10 @@ async def publish_change(runtime: Runtime, change: Change) -> None:
         )
 
 
-async def publish_messages(runtime: Runtime, change: Change) -> None:
+async def publish_messages(broker: Broker, change: Change) -> None:
     """Publish only the messages of a change that moved no owner (an agent's reply)."""
     for message in change.messages:
         event = message_event(change.conversation_id, message)
-        await runtime.broker.publish(conversation_channel(change.conversation_id), event)
+        await broker.publish(conversation_channel(change.conversation_id), event)
         if change.agent is not None:
-            await runtime.broker.publish(agent_channel(change.agent.id), event)
+            await broker.publish(agent_channel(change.agent.id), event)

@@ -18,8 +18,11 @@ from typing import Any
 from sqlalchemy import and_, select
 from sqlalchemy.engine import Connection
 
+from app.agents.availability import online_agent_ids
+from app.config import AgentSettings
 from app.conversations.models import Conversation, ConversationStatus, Message
 from app.conversations.service import StoredMessage
+from app.db import utcnow
 
 _conversations = Conversation.__table__
 _messages = Message.__table__
@@ -119,3 +122,9 @@ def list_queue(conn: Connection, *, now: datetime) -> list[QueueEntry]:
         )
     entries.sort(key=lambda e: (-e.priority, e.queued_at))
     return entries
+
+
+def queue_and_online(conn: Connection, *, settings: AgentSettings) -> tuple[list[QueueEntry], int]:
+    """The queue as it stands now, and how many agents are online to take it."""
+    now = utcnow()
+    return list_queue(conn, now=now), len(online_agent_ids(conn, now=now, settings=settings))

@@ -1,28 +1,24 @@
-"""Staff HTTP routes: the queue, claiming and working a conversation, agent assist, canned
-responses, presence (`/api/v1/agent/...`) and the admins' canned-response management."""
+"""Staff HTTP routes: the queue, claiming and working a conversation, canned responses,
+presence (`/api/v1/agent/...`), the admins' canned-response management and deactivation of
+accounts, and a conversation's view with a staff token (`GET /api/v1/conversations/{id}`).
+Agent assist is the bot's (`app/bot/router.py`)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response, status
-from sqlalchemy import select
-from sqlalchemy.engine import Connection
 
 from app.agents import canned as canned_service
-from app.agents import flows
 from app.agents import service as agents_service
-from app.agents.availability import online_agent_ids
+from app.agents.deps import StaffActionsDep
 from app.agents.presence import list_presence, set_presence
-from app.agents.queue import list_queue
+from app.agents.queue import queue_and_online
 from app.agents.schemas import (
     ActionResult,
     AgentMessageIn,
     AgentMessageResult,
     AgentPresence,
-    AssistArticle,
-    AssistIntent,
-    AssistResult,
     CannedIn,
     CannedRead,
     NoteIn,
@@ -34,17 +30,17 @@ from app.agents.schemas import (
     TransferIn,
 )
 from app.agents.service import Change
-from app.agents.views import staff_view
+from app.agents.views import list_conversations, staff_view
+from app.auth import service as auth_service
+from app.auth.admin_router import UserId
 from app.auth.deps import CurrentAdmin, CurrentStaff
+from app.auth.schemas import UserRead
 from app.conversations import service as conversation_service
-from app.conversations.models import Author, Conversation, Message
-from app.conversations.schemas import MessagePage
-from app.conversations.service import StoredMessage
-from app.conversations.turn import understand
-from app.conversations.views import message_staff_read
-from app.db import utcnow
-from app.deps import RuntimeDep
-from app.errors import NotFound
+from app.conversations.deps import CustomerAccessDep
+from app.conversations.schemas import CustomerConversationView, MessagePage
+from app.conversations.views import customer_view, message_staff_read
+from app.deps import BearerToken, BrokerDep, DbDep, SettingsDep
+from app.errors import Conflict, Forbidden
 from app.realtime.broker import STAFF_CHANNEL
 from app.realtime.events import presence_event
 
@@ -52,6 +48,8 @@ CannedId = Annotated[int, Path(ge=1, le=2**63 - 1, description="A canned respons
 
 router = APIRouter(prefix="/api/v1/agent", tags=["agents"])
 admin_router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+conversation_router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
+users_router = APIRouter(prefix="/api/v1/admin/users", tags=["admin"])
 
 
 def _action_result(change: Change) -> ActionResult:
@@ -64,17 +62,10 @@ def _action_result(change: Change) -> ActionResult:
 
 
 @router.get("/queue")
-async def get_queue(staff: CurrentStaff, runtime: RuntimeDep) -> QueuePage:
+async def get_queue(_staff: CurrentStaff, db: DbDep, settings: SettingsDep) -> QueuePage:
     """Queued conversations with their handoff packets, highest priority first (priority:
     waiting minutes + 10 x negative sentiment + a bonus by reason; see docs/agents.md)."""
-
-    def read(conn: Connection) -> tuple[list[Any], int]:
-        now = utcnow()
-        entries = list_queue(conn, now=now)
-        online = online_agent_ids(conn, now=now, settings=runtime.settings.agents)
-        return entries, len(online)
-
-    entries, online = await runtime.db.read(read)
+    entries, online = await db.read(queue_and_online, settings=settings.agents)
     items = [
         QueueItem(
             conversation_id=e.conversation_id,
@@ -96,7 +87,7 @@ async def get_queue(staff: CurrentStaff, runtime: RuntimeDep) -> QueuePage:
 @router.get("/conversations")
 async def my_conversations(
     staff: CurrentStaff,
-    runtime: RuntimeDep,
+    db: DbDep,
     status_filter: Annotated[
         str,
         Query(
@@ -109,31 +100,15 @@ async def my_conversations(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[dict[str, Any]]:
     """Your open (or resolved) conversations, most recently active first."""
-    table = Conversation.__table__
-
-    def read(conn: Connection) -> list[dict[str, Any]]:
-        query = select(
-            table.c.id,
-            table.c.status,
-            table.c.last_seq,
-            table.c.handoff_reason,
-            table.c.assigned_at,
-            table.c.updated_at,
-        ).where(table.c.status == status_filter)
-        if status_filter in ("assigned", "resolved"):
-            query = query.where(table.c.assigned_agent_id == staff.id)
-        rows = conn.execute(query.order_by(table.c.updated_at.desc()).limit(limit)).mappings()
-        return [dict(r) for r in rows]
-
-    return await runtime.db.read(read)
+    return await db.read(list_conversations, staff_id=staff.id, status=status_filter, limit=limit)
 
 
 @router.get("/conversations/{conversation_id}")
 async def get_conversation(
-    conversation_id: str, staff: CurrentStaff, runtime: RuntimeDep
+    conversation_id: str, staff: CurrentStaff, db: DbDep
 ) -> StaffConversationView:
     """Everything about a conversation: packet, messages, notes, ratings and event history."""
-    view = await runtime.db.read(staff_view, conversation_id=conversation_id)
+    view = await db.read(staff_view, conversation_id=conversation_id)
     view["messages"] = [message_staff_read(m) for m in view["messages"]]
     return StaffConversationView.model_validate(view)
 
@@ -142,22 +117,17 @@ async def get_conversation(
 async def list_messages(
     conversation_id: str,
     staff: CurrentStaff,
-    runtime: RuntimeDep,
+    db: DbDep,
     after: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> MessagePage:
     """Messages after `after`, with the bot's signals; page on with the last `seq`."""
-
-    def read(conn: Connection) -> tuple[Any, list[StoredMessage]]:
-        summary = conversation_service.get_summary(conn, conversation_id=conversation_id)
-        if summary is None:
-            raise NotFound(f"conversation {conversation_id} does not exist")
-        messages = conversation_service.list_after(
-            conn, conversation_id=conversation_id, after=after, limit=limit
-        )
-        return summary, messages
-
-    summary, messages = await runtime.db.read(read)
+    summary, messages = await db.read(
+        conversation_service.summary_and_messages,
+        conversation_id=conversation_id,
+        after=after,
+        limit=limit,
+    )
     return MessagePage(
         messages=[message_staff_read(m) for m in messages],
         last_seq=summary.last_seq,
@@ -166,10 +136,12 @@ async def list_messages(
 
 
 @router.post("/conversations/{conversation_id}/claim")
-async def claim(conversation_id: str, staff: CurrentStaff, runtime: RuntimeDep) -> ActionResult:
+async def claim(
+    conversation_id: str, staff: CurrentStaff, actions: StaffActionsDep
+) -> ActionResult:
     """Take a queued conversation. Exactly one of several agents racing wins; the others
     get 409 naming who did."""
-    return _action_result(await flows.claim(runtime, conversation_id=conversation_id, agent=staff))
+    return _action_result(await actions.claim(conversation_id=conversation_id, agent=staff))
 
 
 @router.post(
@@ -182,12 +154,11 @@ async def send_message(
     conversation_id: str,
     message_in: AgentMessageIn,
     staff: CurrentStaff,
-    runtime: RuntimeDep,
+    actions: StaffActionsDep,
     response: Response,
 ) -> AgentMessageResult:
     """Reply to the customer (only the agent the conversation is assigned to)."""
-    message, replayed = await flows.send_message(
-        runtime,
+    message, replayed = await actions.send_message(
         conversation_id=conversation_id,
         agent=staff,
         text=message_in.text,
@@ -201,10 +172,10 @@ async def send_message(
 
 @router.post("/conversations/{conversation_id}/notes", status_code=status.HTTP_201_CREATED)
 async def add_note(
-    conversation_id: str, note_in: NoteIn, staff: CurrentStaff, runtime: RuntimeDep
+    conversation_id: str, note_in: NoteIn, staff: CurrentStaff, db: DbDep, broker: BrokerDep
 ) -> NoteRead:
     """Add an internal note; the customer never sees it."""
-    row = await runtime.db.run(
+    row = await db.run(
         agents_service.add_note, conversation_id=conversation_id, author=staff, text=note_in.text
     )
     note = NoteRead(
@@ -213,7 +184,7 @@ async def add_note(
         author={"id": staff.id, "name": staff.name},
         created_at=row["created_at"],
     )
-    await runtime.broker.publish(
+    await broker.publish(
         STAFF_CHANNEL,
         {"type": "note", "conversation_id": conversation_id, "note": note.model_dump(mode="json")},
     )
@@ -221,16 +192,20 @@ async def add_note(
 
 
 @router.post("/conversations/{conversation_id}/resolve")
-async def resolve(conversation_id: str, staff: CurrentStaff, runtime: RuntimeDep) -> ActionResult:
+async def resolve(
+    conversation_id: str, staff: CurrentStaff, actions: StaffActionsDep
+) -> ActionResult:
     """Resolve the conversation; the customer is asked for a rating."""
-    change = await flows.resolve(runtime, conversation_id=conversation_id, staff=staff)
+    change = await actions.resolve(conversation_id=conversation_id, staff=staff)
     return _action_result(change)
 
 
 @router.post("/conversations/{conversation_id}/handback")
-async def handback(conversation_id: str, staff: CurrentStaff, runtime: RuntimeDep) -> ActionResult:
+async def handback(
+    conversation_id: str, staff: CurrentStaff, actions: StaffActionsDep
+) -> ActionResult:
     """Give the conversation back to the bot; it answers the customer's next question."""
-    change = await flows.handback(runtime, conversation_id=conversation_id, staff=staff)
+    change = await actions.handback(conversation_id=conversation_id, staff=staff)
     return _action_result(change)
 
 
@@ -239,140 +214,134 @@ async def transfer(
     conversation_id: str,
     transfer_in: TransferIn,
     staff: CurrentStaff,
-    runtime: RuntimeDep,
+    actions: StaffActionsDep,
 ) -> ActionResult:
     """Hand the conversation to another agent."""
-    change = await flows.transfer(
-        runtime, conversation_id=conversation_id, staff=staff, to_agent_id=transfer_in.agent_id
+    change = await actions.transfer(
+        conversation_id=conversation_id, staff=staff, to_agent_id=transfer_in.agent_id
     )
     return _action_result(change)
 
 
-def _latest_customer_message(conn: Connection, *, conversation_id: str) -> StoredMessage | None:
-    if conversation_service.get_summary(conn, conversation_id=conversation_id) is None:
-        raise NotFound(f"conversation {conversation_id} does not exist")
-    messages = Message.__table__
-    row = (
-        conn.execute(
-            select(messages)
-            .where(
-                messages.c.conversation_id == conversation_id,
-                messages.c.author == Author.CUSTOMER.value,
-            )
-            .order_by(messages.c.seq.desc())
-            .limit(1)
-        )
-        .mappings()
-        .first()
-    )
-    return StoredMessage.from_row(row) if row is not None else None
-
-
-@router.get("/conversations/{conversation_id}/assist")
-async def assist(conversation_id: str, staff: CurrentStaff, runtime: RuntimeDep) -> AssistResult:
-    """For the customer's latest message: the closest articles (text ready to insert) and the
-    intent the classifier sees."""
-    latest = await runtime.db.read(_latest_customer_message, conversation_id=conversation_id)
-    if latest is None:
-        return AssistResult(
-            conversation_id=conversation_id, message=None, articles=[], intent=None, sentiment=None
-        )
-    understanding = await understand(runtime, latest.text)
-    guess = understanding.intent
-    intent = None
-    if guess is not None:
-        definition = runtime.intents.catalog.get(guess.name)
-        intent = AssistIntent(
-            name=guess.name,
-            confidence=round(guess.confidence, 4),
-            description=definition.description if definition else None,
-        )
-    return AssistResult(
-        conversation_id=conversation_id,
-        message=message_staff_read(latest),
-        articles=[
-            AssistArticle(
-                article_id=h.article.id,
-                title=h.article.title,
-                score=round(h.score, 4),
-                body=h.article.body,
-            )
-            for h in understanding.hits[: runtime.settings.retrieval.top_k]
-        ],
-        intent=intent,
-        sentiment=round(understanding.sentiment, 4),
-    )
-
-
 @router.get("/canned")
-async def list_canned(staff: CurrentStaff, runtime: RuntimeDep) -> list[CannedRead]:
+async def list_canned(staff: CurrentStaff, db: DbDep) -> list[CannedRead]:
     """Canned responses, by shortcut."""
-    rows = await runtime.db.read(canned_service.list_canned)
+    rows = await db.read(canned_service.list_canned)
     return [CannedRead.model_validate(r) for r in rows]
 
 
 @router.get("/presence")
-async def get_presence(staff: CurrentStaff, runtime: RuntimeDep) -> list[AgentPresence]:
+async def get_presence(
+    staff: CurrentStaff, db: DbDep, settings: SettingsDep
+) -> list[AgentPresence]:
     """Every active staff member: chosen presence, whether online now, open conversations."""
-    rows = await runtime.db.read(list_presence, settings=runtime.settings.agents)
+    rows = await db.read(list_presence, settings=settings.agents)
     return [AgentPresence.model_validate(r) for r in rows]
 
 
 @router.put("/presence")
 async def put_presence(
-    presence_in: PresenceIn, staff: CurrentStaff, runtime: RuntimeDep
+    presence_in: PresenceIn,
+    staff: CurrentStaff,
+    db: DbDep,
+    settings: SettingsDep,
+    broker: BrokerDep,
+    actions: StaffActionsDep,
 ) -> list[AgentPresence]:
     """Choose online, away or offline. Going online may receive waiting conversations (with
     auto-assignment on); going offline puts your open conversations back in the queue (away
     keeps them)."""
-    await runtime.db.run(set_presence, user_id=staff.id, status=presence_in.status)
-    rows = await runtime.db.read(list_presence, settings=runtime.settings.agents)
+    await db.run(set_presence, user_id=staff.id, status=presence_in.status)
+    rows = await db.read(list_presence, settings=settings.agents)
     me = next((r for r in rows if r["id"] == staff.id), None)
     if me is not None:
-        await runtime.broker.publish(
+        await broker.publish(
             STAFF_CHANNEL,
             presence_event(
                 id=me["id"], name=me["name"], presence=me["presence"], online=me["online"]
             ),
         )
     if presence_in.status == "online":
-        await flows.assign_waiting(runtime)
-        rows = await runtime.db.read(list_presence, settings=runtime.settings.agents)
-    elif presence_in.status == "offline" and await flows.release_agent(runtime, user_id=staff.id):
+        await actions.assign_waiting()
+        rows = await db.read(list_presence, settings=settings.agents)
+    elif presence_in.status == "offline" and await actions.release_agent(user_id=staff.id):
         # Signing off: nobody is left waiting on them.
-        rows = await runtime.db.read(list_presence, settings=runtime.settings.agents)
+        rows = await db.read(list_presence, settings=settings.agents)
     return [AgentPresence.model_validate(r) for r in rows]
 
 
 @admin_router.get("/canned")
-async def admin_list_canned(admin: CurrentAdmin, runtime: RuntimeDep) -> list[CannedRead]:
+async def admin_list_canned(admin: CurrentAdmin, db: DbDep) -> list[CannedRead]:
     """Canned responses, by shortcut."""
-    rows = await runtime.db.read(canned_service.list_canned)
+    rows = await db.read(canned_service.list_canned)
     return [CannedRead.model_validate(r) for r in rows]
 
 
 @admin_router.post("/canned", status_code=status.HTTP_201_CREATED)
-async def create_canned(
-    canned_in: CannedIn, admin: CurrentAdmin, runtime: RuntimeDep
-) -> CannedRead:
+async def create_canned(canned_in: CannedIn, admin: CurrentAdmin, db: DbDep) -> CannedRead:
     """Add a canned response (409 if the shortcut is taken)."""
-    row = await runtime.db.run(canned_service.create_canned, **canned_in.model_dump())
+    row = await db.run(canned_service.create_canned, **canned_in.model_dump())
     return CannedRead.model_validate(row)
 
 
 @admin_router.put("/canned/{canned_id}")
 async def update_canned(
-    canned_id: CannedId, canned_in: CannedIn, admin: CurrentAdmin, runtime: RuntimeDep
+    canned_id: CannedId, canned_in: CannedIn, admin: CurrentAdmin, db: DbDep
 ) -> CannedRead:
     """Replace a canned response."""
-    row = await runtime.db.run(
-        canned_service.update_canned, canned_id=canned_id, **canned_in.model_dump()
-    )
+    row = await db.run(canned_service.update_canned, canned_id=canned_id, **canned_in.model_dump())
     return CannedRead.model_validate(row)
 
 
 @admin_router.delete("/canned/{canned_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_canned(canned_id: CannedId, admin: CurrentAdmin, runtime: RuntimeDep) -> Response:
+async def delete_canned(canned_id: CannedId, admin: CurrentAdmin, db: DbDep) -> Response:
     """Delete a canned response."""
-    await runtime.db.run(canned_service.delete_canned, canned_id=canned_id)
+    await db.run(canned_service.delete_canned, canned_id=canned_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@conversation_router.get(
+    "/{conversation_id}",
+    response_model=CustomerConversationView | StaffConversationView,
+    responses={
+        200: {
+            "description": "With the customer's token: status, the assigned agent's display "
+            "name, whether a rating is due. With a staff token: everything, with the event "
+            "history (StaffConversationView)."
+        }
+    },
+)
+async def get_conversation_view(
+    conversation_id: str, token: BearerToken, db: DbDep, access: CustomerAccessDep
+) -> CustomerConversationView | StaffConversationView:
+    """The conversation as its customer sees it, or whole for staff (this route lives with
+    the staff routes because a staff token widens it)."""
+    try:
+        await access.check(conversation_id=conversation_id, token=token)
+    except Forbidden:
+        staff = await db.read(auth_service.user_for_token, token=token)
+        if staff is None:
+            raise
+        view = await db.read(staff_view, conversation_id=conversation_id)
+        view["messages"] = [message_staff_read(m) for m in view["messages"]]
+        return StaffConversationView.model_validate(view)
+    return CustomerConversationView.model_validate(
+        await db.read(customer_view, conversation_id=conversation_id)
+    )
+
+
+@users_router.post("/{user_id}/deactivate")
+async def deactivate_user(
+    user_id: UserId, admin: CurrentAdmin, db: DbDep, actions: StaffActionsDep
+) -> UserRead:
+    """Disable an account: its tokens stop working at once and it can no longer sign in; its
+    open conversations go back to the queue. An admin cannot deactivate themselves (409).
+    (Filed with the staff routes: releasing conversations is staff work.)"""
+    if user_id == admin.id:
+        raise Conflict(
+            "you cannot deactivate your own account; another admin must do it",
+            field="user_id",
+        )
+    user = await db.run(auth_service.deactivate_user, user_id=user_id)
+    await actions.release_agent(user_id=user.id)
+    return UserRead.of(user)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, EmailStr, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
-from app.conversations.schemas import MessageRead
+from app.conversations.schemas import CsatRead, MessageRead
 
 
 def _clean_text(value: str) -> str:
@@ -196,37 +196,10 @@ class AgentPresence(BaseModel):
     open_conversations: int
 
 
-class CsatIn(BaseModel):
-    """A customer's rating of a resolved conversation."""
-
-    model_config = {"extra": "forbid"}
-
-    score: int = Field(ge=1, le=5, description="1 (poor) to 5 (excellent).")
-    comment: str | None = Field(None, max_length=2000)
-
-
-class CsatRead(BaseModel):
-    """A stored rating."""
-
-    conversation_id: str
-    resolution: int
-    score: int
-    comment: str | None
-    created_at: datetime
-
-
 class RatingRead(CsatRead):
     """A stored rating as staff see it: with the agent it is credited to."""
 
     agent_id: int | None
-
-
-class ContactIn(BaseModel):
-    """The customer's email for a follow-up."""
-
-    model_config = {"extra": "forbid"}
-
-    email: EmailStr
 
 
 class EventRead(BaseModel):
@@ -236,22 +209,6 @@ class EventRead(BaseModel):
     type: str
     data: dict[str, Any]
     created_at: datetime
-
-
-class CustomerConversationView(BaseModel):
-    """A conversation as its customer sees it."""
-
-    id: str
-    status: str
-    last_seq: int
-    created_at: datetime
-    updated_at: datetime
-    agent: dict[str, str] | None = Field(
-        None, description="The assigned agent's display name: {'name': ...}."
-    )
-    follow_up: bool = Field(False, description="We asked for an email to follow up.")
-    contact_email_saved: bool = False
-    csat_pending: bool = Field(False, description="Resolved and not yet rated.")
 
 
 class StaffConversationView(BaseModel):

@@ -11,12 +11,10 @@ Each function returns a `Change`: what the caller publishes once the transaction
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
@@ -27,10 +25,10 @@ from app.auth.service import StaffUser
 from app.config import AgentSettings
 from app.conversations import service as conversation_service
 from app.conversations.dialog import Dialog
-from app.conversations.models import Author, Conversation, ConversationStatus
+from app.conversations.models import Author, Conversation, ConversationStatus, EventType
 from app.conversations.service import StoredMessage
 from app.db import utcnow
-from app.errors import Conflict, Forbidden, NotFound
+from app.errors import Conflict, ConversationNotFound, Forbidden, NotFound
 
 _conversations = Conversation.__table__
 _users = User.__table__
@@ -57,7 +55,6 @@ class Change:
     agent: AgentRef | None = None  # who owns the conversation now
     previous_agent_id: int | None = None
     queue_action: str | None = None  # added | removed | updated, for the staff queue
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def last_seq(self) -> int:
@@ -65,10 +62,19 @@ class Change:
         return self.messages[-1].seq if self.messages else 0
 
 
-def system_message(seq: int, text: str, kind: str, now: datetime, **meta: Any) -> StoredMessage:
-    """A message from the service itself (joins, transfers, resolution)."""
-    return StoredMessage(
-        seq=seq, author=Author.SYSTEM, text=text, created_at=now, meta={"kind": kind, **meta}
+def _announce(
+    conn: Connection,
+    *,
+    conversation_id: str,
+    message: StoredMessage,
+    event: EventType,
+    data: dict[str, Any],
+) -> None:
+    """Store the system message announcing a change, and the change's event (with the
+    message's `seq`)."""
+    conversation_service.insert_messages(conn, conversation_id=conversation_id, messages=[message])
+    conversation_service.insert_event(
+        conn, conversation_id=conversation_id, type=event, data={**data, "seq": message.seq}
     )
 
 
@@ -90,7 +96,7 @@ def _refuse(conn: Connection, conversation_id: str, staff: StaffUser, action: st
     """Raise the error that says why `staff` may not `action` the conversation now."""
     state = _state(conn, conversation_id)
     if state is None:
-        raise NotFound(f"conversation {conversation_id} does not exist")
+        raise ConversationNotFound(conversation_id)
     if state.status == ASSIGNED and state.assigned_agent_id != staff.id:
         raise Forbidden(
             f"this conversation is assigned to {state.agent_name}; only they can {action} it"
@@ -146,7 +152,7 @@ def claim(conn: Connection, *, conversation_id: str, agent: StaffUser) -> Change
     if row is None:
         state = _state(conn, conversation_id)
         if state is None:
-            raise NotFound(f"conversation {conversation_id} does not exist")
+            raise ConversationNotFound(conversation_id)
         if state.status == ASSIGNED and state.assigned_agent_id == agent.id:
             raise Conflict("you already own this conversation", owner=agent.name)
         if state.status == ASSIGNED:
@@ -179,16 +185,16 @@ def _assigned(
     how: str,
 ) -> Change:
     """Store the join message and the assignment event of a conversation just assigned."""
-    message = system_message(
+    message = conversation_service.system_message(
         seq, f"{agent.name} joined the conversation.", "assigned", now, agent_name=agent.name
     )
-    conversation_service.insert_messages(conn, conversation_id=conversation_id, messages=[message])
     wait = (now - queued_at).total_seconds() if queued_at is not None else None
-    conversation_service.insert_event(
+    _announce(
         conn,
         conversation_id=conversation_id,
-        type="conversation.assigned",
-        data={"agent_id": agent.id, "how": how, "seq": seq, "wait_seconds": wait},
+        message=message,
+        event=EventType.ASSIGNED,
+        data={"agent_id": agent.id, "how": how, "wait_seconds": wait},
     )
     return Change(conversation_id, ASSIGNED, [message], agent=agent, queue_action="removed")
 
@@ -257,12 +263,12 @@ def add_agent_message(
         client_id=client_id,
         meta={"agent_name": agent.name, "agent_id": agent.id},
     )
-    conversation_service.insert_messages(conn, conversation_id=conversation_id, messages=[message])
-    conversation_service.insert_event(
+    _announce(
         conn,
         conversation_id=conversation_id,
-        type="agent.message",
-        data={"agent_id": agent.id, "seq": message.seq},
+        message=message,
+        event=EventType.AGENT_MESSAGE,
+        data={"agent_id": agent.id},
     )
     return Change(conversation_id, ASSIGNED, [message], agent=AgentRef(agent.id, agent.name))
 
@@ -270,7 +276,7 @@ def add_agent_message(
 def add_note(conn: Connection, *, conversation_id: str, author: StaffUser, text: str) -> Any:
     """Store an internal note (any staff member, any conversation); returns the stored row."""
     if _state(conn, conversation_id) is None:
-        raise NotFound(f"conversation {conversation_id} does not exist")
+        raise ConversationNotFound(conversation_id)
     return (
         conn.execute(
             insert(_notes)
@@ -328,19 +334,18 @@ def resolve(conn: Connection, *, conversation_id: str, staff: StaffUser) -> Chan
     if row is None:
         _refuse(conn, conversation_id, staff, "resolve")
     assert row is not None
-    message = system_message(
+    message = conversation_service.system_message(
         int(row.last_seq), CSAT_REQUEST_TEXT, "csat_request", now, resolution=row.resolutions
     )
-    conversation_service.insert_messages(conn, conversation_id=conversation_id, messages=[message])
-    conversation_service.insert_event(
+    _announce(
         conn,
         conversation_id=conversation_id,
-        type="conversation.resolved",
+        message=message,
+        event=EventType.RESOLVED,
         data={
             "by": staff.id,
             "agent_id": row.assigned_agent_id,
             "resolution": row.resolutions,
-            "seq": message.seq,
             "handled_seconds": (now - row.assigned_at).total_seconds() if row.assigned_at else None,
             "since_handoff_seconds": (now - row.queued_at).total_seconds()
             if row.queued_at
@@ -381,19 +386,19 @@ def handback(conn: Connection, *, conversation_id: str, staff: StaffUser) -> Cha
     old = Dialog.from_json(row.dialog)
     fresh = Dialog(customer_turns=old.customer_turns, bot_turns=old.bot_turns)
     conversation_service.save_dialog(conn, conversation_id=conversation_id, dialog=fresh.to_json())
-    message = system_message(
+    message = conversation_service.system_message(
         int(row.last_seq),
         "You're back with our virtual assistant. Ask me anything else, or ask for a person "
         "at any time.",
         "handback",
         now,
     )
-    conversation_service.insert_messages(conn, conversation_id=conversation_id, messages=[message])
-    conversation_service.insert_event(
+    _announce(
         conn,
         conversation_id=conversation_id,
-        type="conversation.handback",
-        data={"by": staff.id, "agent_id": owner, "seq": message.seq},
+        message=message,
+        event=EventType.HANDBACK,
+        data={"by": staff.id, "agent_id": owner},
     )
     return Change(conversation_id, BOT, [message], previous_agent_id=owner)
 
@@ -433,19 +438,19 @@ def transfer(
             raise Conflict(f"this conversation is already assigned to {target.name}")
         _refuse(conn, conversation_id, staff, "transfer")
     assert row is not None
-    message = system_message(
+    message = conversation_service.system_message(
         int(row.last_seq),
         f"{target.name} is taking over the conversation.",
         "transfer",
         now,
         agent_name=target.name,
     )
-    conversation_service.insert_messages(conn, conversation_id=conversation_id, messages=[message])
-    conversation_service.insert_event(
+    _announce(
         conn,
         conversation_id=conversation_id,
-        type="conversation.transferred",
-        data={"by": staff.id, "from": owner, "to": target.id, "seq": message.seq},
+        message=message,
+        event=EventType.TRANSFERRED,
+        data={"by": staff.id, "from": owner, "to": target.id},
     )
     return Change(
         conversation_id,
@@ -473,21 +478,19 @@ def release_agent(conn: Connection, *, user_id: int) -> list[Change]:
     ).all()
     changes = []
     for conversation_id, seq in rows:
-        message = system_message(
+        message = conversation_service.system_message(
             int(seq),
             "Your agent had to step away; you're back in the queue and the next available "
             "person will pick up here.",
             "requeued",
             now,
         )
-        conversation_service.insert_messages(
-            conn, conversation_id=conversation_id, messages=[message]
-        )
-        conversation_service.insert_event(
+        _announce(
             conn,
             conversation_id=conversation_id,
-            type="conversation.requeued",
-            data={"agent_id": user_id, "seq": message.seq},
+            message=message,
+            event=EventType.REQUEUED,
+            data={"agent_id": user_id},
         )
         changes.append(
             Change(
@@ -499,30 +502,3 @@ def release_agent(conn: Connection, *, user_id: int) -> list[Change]:
             )
         )
     return changes
-
-
-EMAIL_IN_TEXT = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-
-
-def find_email(text: str) -> str | None:
-    """The first valid email address written in `text`, normalised, if any."""
-    for candidate in EMAIL_IN_TEXT.findall(text):
-        try:
-            return validate_email(candidate, check_deliverability=False).normalized
-        except EmailNotValidError:
-            continue
-    return None
-
-
-def set_contact_email(conn: Connection, *, conversation_id: str, email: str) -> None:
-    """Store the customer's email for a follow-up."""
-    result = conn.execute(
-        update(_conversations)
-        .where(_conversations.c.id == conversation_id)
-        .values(contact_email=email, updated_at=utcnow())
-    )
-    if result.rowcount == 0:
-        raise NotFound(f"conversation {conversation_id} does not exist")
-    conversation_service.insert_event(
-        conn, conversation_id=conversation_id, type="conversation.contact", data={}
-    )

@@ -1,5 +1,5 @@
-"""Reading a conversation whole: the staff view (everything, with its event history, notes and
-ratings) and the customer's view (status, the agent's display name, whether a rating is due)."""
+"""Reading a conversation whole, for staff: everything, with its event history, notes and
+ratings (the customer's view is `app.conversations.views.customer_view`)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from app.agents.models import CsatRating
 from app.agents.service import list_notes
 from app.auth.models import User
-from app.conversations.models import Conversation, ConversationStatus, Event, Message
+from app.conversations.models import Conversation, CsatRating, Event, Message
 from app.conversations.service import StoredMessage
-from app.errors import NotFound
+from app.conversations.views import conversation_row
 
 _conversations = Conversation.__table__
 _users = User.__table__
@@ -25,59 +24,9 @@ STAFF_VIEW_MESSAGES = 200
 STAFF_VIEW_EVENTS = 500
 
 
-def _conversation_row(conn: Connection, conversation_id: str) -> Any:
-    row = (
-        conn.execute(
-            select(
-                *[c for c in _conversations.c if c.name != "token_hash"],
-                _users.c.name.label("agent_name"),
-            )
-            .select_from(
-                _conversations.outerjoin(_users, _users.c.id == _conversations.c.assigned_agent_id)
-            )
-            .where(_conversations.c.id == conversation_id)
-        )
-        .mappings()
-        .first()
-    )
-    if row is None:
-        raise NotFound(f"conversation {conversation_id} does not exist")
-    return row
-
-
-def _is_rated(conn: Connection, conversation_id: str, resolution: int) -> bool:
-    return (
-        conn.execute(
-            select(_ratings.c.id).where(
-                _ratings.c.conversation_id == conversation_id,
-                _ratings.c.resolution == resolution,
-            )
-        ).first()
-        is not None
-    )
-
-
-def customer_view(conn: Connection, *, conversation_id: str) -> dict[str, Any]:
-    """What the customer may see of their conversation."""
-    row = _conversation_row(conn, conversation_id)
-    showing_agent = row["status"] in (ConversationStatus.ASSIGNED, ConversationStatus.RESOLVED)
-    resolved = row["status"] == ConversationStatus.RESOLVED
-    return {
-        "id": row["id"],
-        "status": row["status"],
-        "last_seq": row["last_seq"],
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-        "agent": {"name": row["agent_name"]} if showing_agent and row["agent_name"] else None,
-        "follow_up": row["follow_up"],
-        "contact_email_saved": row["contact_email"] is not None,
-        "csat_pending": resolved and not _is_rated(conn, conversation_id, row["resolutions"]),
-    }
-
-
 def staff_view(conn: Connection, *, conversation_id: str) -> dict[str, Any]:
     """Everything about the conversation, for staff."""
-    row = _conversation_row(conn, conversation_id)
+    row = conversation_row(conn, conversation_id)
     messages = conn.execute(
         select(_messages)
         .where(_messages.c.conversation_id == conversation_id)
@@ -114,3 +63,22 @@ def staff_view(conn: Connection, *, conversation_id: str) -> dict[str, Any]:
         ],
         "ratings": [dict(r) for r in ratings],
     }
+
+
+def list_conversations(
+    conn: Connection, *, staff_id: int, status: str, limit: int
+) -> list[dict[str, Any]]:
+    """Conversations in `status`, most recently active first: the staff member's own when
+    assigned or resolved, everyone's when queued or with the bot."""
+    query = select(
+        _conversations.c.id,
+        _conversations.c.status,
+        _conversations.c.last_seq,
+        _conversations.c.handoff_reason,
+        _conversations.c.assigned_at,
+        _conversations.c.updated_at,
+    ).where(_conversations.c.status == status)
+    if status in ("assigned", "resolved"):
+        query = query.where(_conversations.c.assigned_agent_id == staff_id)
+    rows = conn.execute(query.order_by(_conversations.c.updated_at.desc()).limit(limit))
+    return [dict(r) for r in rows.mappings()]

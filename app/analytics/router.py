@@ -13,7 +13,7 @@ from fastapi.responses import StreamingResponse
 from app.analytics import service
 from app.analytics.schemas import AnalyticsSummary
 from app.auth.deps import CurrentAdmin
-from app.deps import RuntimeDep
+from app.deps import DbDep
 
 router = APIRouter(prefix="/api/v1/admin/analytics", tags=["analytics"])
 
@@ -32,7 +32,7 @@ To = Annotated[
 
 @router.get("/summary")
 async def summary(
-    admin: CurrentAdmin, runtime: RuntimeDep, start: From = None, end: To = None
+    admin: CurrentAdmin, db: DbDep, start: From = None, end: To = None
 ) -> AnalyticsSummary:
     """The dashboard: conversations per day, containment (engaged conversations never handed
     to a person), handoffs by reason, CSAT average and response rate, agents' first response
@@ -40,7 +40,7 @@ async def summary(
     intents with their containment, all read from the event log. The range defaults to the
     last 30 days; 422 when `from` is after `to` or the range spans more than 366 days."""
     w = service.window(start, end)
-    return await runtime.db.read(service.summary, w=w)
+    return await db.read(service.summary, w=w)
 
 
 @router.get(
@@ -49,7 +49,7 @@ async def summary(
     responses={200: {"content": {"text/csv": {}}, "description": "One row per conversation."}},
 )
 async def conversations_csv(
-    admin: CurrentAdmin, runtime: RuntimeDep, start: From = None, end: To = None
+    admin: CurrentAdmin, db: DbDep, start: From = None, end: To = None
 ) -> StreamingResponse:
     """One row per conversation started in the range, oldest first: id, created_at, status,
     handed_off, handoff_reason, agent, first_response_seconds, resolution_seconds, csat,
@@ -60,7 +60,7 @@ async def conversations_csv(
         yield service.csv_header()
         cursor: service.Cursor | None = None
         while True:
-            text, cursor = await runtime.db.read(service.csv_page, w=w, after=cursor)
+            text, cursor = await db.read(service.csv_page, w=w, after=cursor)
             if text:
                 yield text
             if cursor is None:

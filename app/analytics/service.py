@@ -66,10 +66,9 @@ from app.analytics.schemas import (
     ScoreCount,
 )
 from app.auth.models import User
-from app.conversations.models import Author, Conversation, Event, Message
+from app.conversations.models import BOT_EVENTS, Author, Conversation, Event, EventType, Message
 from app.db import utcnow
 from app.errors import Unprocessable
-from app.policy.decision import DecisionKind
 
 _events = Event.__table__
 _messages = Message.__table__
@@ -82,22 +81,15 @@ TOP_INTENTS = 10
 NO_EVENT_ID = 2**62  # above every event id: "no later event"
 CSV_PAGE = 500  # conversations per CSV query (bounds memory and the IN lists)
 
-CREATED = "conversation.created"
-HANDOFF = "conversation.handoff"
-ASSIGNED = "conversation.assigned"
-TRANSFERRED = "conversation.transferred"
-RESOLVED = "conversation.resolved"
-AGENT_MESSAGE = "agent.message"
-CSAT = "csat.submitted"
-BOT_EVENTS = tuple(f"bot.{kind.value}" for kind in DecisionKind)
+CREATED = EventType.CREATED
+HANDOFF = EventType.HANDOFF
+ASSIGNED = EventType.ASSIGNED
+TRANSFERRED = EventType.TRANSFERRED
+RESOLVED = EventType.RESOLVED
+AGENT_MESSAGE = EventType.AGENT_MESSAGE
+CSAT = EventType.CSAT
 # After an assignment, the first of these ends the wait for that agent's first reply.
-OWNERSHIP_ENDS = (
-    ASSIGNED,
-    TRANSFERRED,
-    "conversation.handback",
-    "conversation.requeued",
-    RESOLVED,
-)
+OWNERSHIP_ENDS = (ASSIGNED, TRANSFERRED, EventType.HANDBACK, EventType.REQUEUED, RESOLVED)
 CSV_EVENTS = (HANDOFF, AGENT_MESSAGE, CSAT, *OWNERSHIP_ENDS)
 CSV_COLUMNS = (
     "id",

@@ -17,7 +17,7 @@ from fastapi import Depends, Request
 from app.auth import service as auth_service
 from app.auth.service import StaffUser
 from app.db import utcnow
-from app.deps import CHALLENGE, RuntimeDep, read_bearer
+from app.deps import CHALLENGE, DbDep, read_bearer
 from app.errors import Forbidden, Unauthorized
 
 SEEN_EVERY_SECONDS = 15
@@ -35,9 +35,9 @@ async def staff_token(request: Request) -> str:
 StaffBearer = Annotated[str, Depends(staff_token)]
 
 
-async def current_staff(token: StaffBearer, runtime: RuntimeDep) -> StaffUser:
+async def current_staff(token: StaffBearer, db: DbDep) -> StaffUser:
     """The signed-in staff member; 401 if the token is unknown, expired or revoked."""
-    user = await runtime.db.read(auth_service.user_for_token, token=token)
+    user = await db.read(auth_service.user_for_token, token=token)
     if user is None:
         raise Unauthorized(
             "this token is not a valid staff token (unknown, expired, revoked, or the account "
@@ -48,7 +48,7 @@ async def current_staff(token: StaffBearer, runtime: RuntimeDep) -> StaffUser:
     if user.last_seen_at is None or now - user.last_seen_at >= timedelta(
         seconds=SEEN_EVERY_SECONDS
     ):
-        seen = await runtime.db.run(auth_service.touch_user, user_id=user.id)
+        seen = await db.run(auth_service.touch_user, user_id=user.id)
         user = replace(user, last_seen_at=seen)
     return user
 

@@ -12,9 +12,9 @@ from app.auth.deps import CurrentStaff, StaffBearer
 from app.auth.schemas import LoginIn, LoginResult, UserRead
 from app.auth.service import StaffUser
 from app.auth.throttle import LoginThrottle
-from app.deps import RuntimeDep
+from app.db import Database
+from app.deps import DbDep, SettingsDep
 from app.errors import ServiceUnavailable, Unauthorized
-from app.runtime import Runtime
 
 WRONG_CREDENTIALS = "email or password is wrong"
 
@@ -30,10 +30,10 @@ async def get_login_throttle(request: Request) -> LoginThrottle:
 ThrottleDep = Annotated[LoginThrottle, Depends(get_login_throttle)]
 
 
-async def _check_credentials(runtime: Runtime, login: LoginIn) -> StaffUser | None:
+async def _check_credentials(db: Database, login: LoginIn) -> StaffUser | None:
     """The active account these credentials open, else None; the hash is checked off the event
     loop, and against a dummy hash when the email is unknown (same time, same answer)."""
-    found = await runtime.db.read(auth_service.find_credentials, email=login.email)
+    found = await db.read(auth_service.find_credentials, email=login.email)
     stored = found.password_hash if found else None
     if not await passwords.verify_off_loop(stored, login.password):
         return None
@@ -42,9 +42,7 @@ async def _check_credentials(runtime: Runtime, login: LoginIn) -> StaffUser | No
         return None
     if passwords.needs_rehash(stored):
         rehashed = await passwords.hash_off_loop(login.password)
-        await runtime.db.run(
-            auth_service.set_password_hash, user_id=found.user.id, password_hash=rehashed
-        )
+        await db.run(auth_service.set_password_hash, user_id=found.user.id, password_hash=rehashed)
     return found.user
 
 
@@ -62,27 +60,28 @@ async def login(
     login_in: LoginIn,
     request: Request,
     response: Response,
-    runtime: RuntimeDep,
+    db: DbDep,
+    settings: SettingsDep,
     throttle: ThrottleDep,
 ) -> LoginResult:
     """Exchange an email and password for a staff bearer token."""
     client = request.client.host if request.client else "unknown"
     async with throttle.attempt(email=login_in.email, client=client) as attempt:
-        user = await _check_credentials(runtime, login_in)
+        user = await _check_credentials(db, login_in)
         attempt.succeeded = user is not None
     if user is None:
         raise Unauthorized(WRONG_CREDENTIALS)
-    token, expires_at = await runtime.db.run(
-        auth_service.issue_token, user_id=user.id, hours=runtime.settings.auth.token_hours
+    token, expires_at = await db.run(
+        auth_service.issue_token, user_id=user.id, hours=settings.auth.token_hours
     )
     response.headers["Cache-Control"] = "no-store"
     return LoginResult(token=token, expires_at=expires_at, user=UserRead.of(user))
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(_user: CurrentStaff, token: StaffBearer, runtime: RuntimeDep) -> Response:
+async def logout(_user: CurrentStaff, token: StaffBearer, db: DbDep) -> Response:
     """Revoke the token this request was made with; it opens nothing afterwards."""
-    await runtime.db.run(auth_service.revoke_token, token=token)
+    await db.run(auth_service.revoke_token, token=token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from app.auth import passwords
 from app.auth.models import Presence, Role, StaffToken, User
 from app.db import utcnow
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, UserNotFound
 from app.security import hash_token, new_token
 
 _users = User.__table__
@@ -263,7 +263,7 @@ def deactivate_user(conn: Connection, *, user_id: int) -> StaffUser:
     once. 404 if there is no such user; deactivating twice is harmless."""
     user = get_user(conn, user_id=user_id)
     if user is None:
-        raise NotFound(f"user {user_id} does not exist")
+        raise UserNotFound(user_id)
     now = utcnow()
     conn.execute(
         update(_users)

@@ -10,7 +10,7 @@ from cachetools import LRUCache
 
 from app.conversations import service as conversation_service
 from app.db import Database
-from app.errors import Forbidden, NotFound
+from app.errors import ConversationNotFound, Forbidden
 from app.security import token_matches
 
 
@@ -29,7 +29,7 @@ class CustomerAccess:
                 conversation_service.get_token_hash, conversation_id=conversation_id
             )
             if digest is None:
-                raise NotFound(f"conversation {conversation_id} does not exist")
+                raise ConversationNotFound(conversation_id)
             self._digests[conversation_id] = digest
         if not token_matches(token, digest):
             raise Forbidden("this token does not open this conversation")

@@ -30,6 +30,39 @@ class Author(enum.StrEnum):
     SYSTEM = "system"
 
 
+class EventType(enum.StrEnum):
+    """The kinds of rows in a conversation's event history: every transition and every bot
+    decision is one (analytics are queries over them). Writers and readers both use these."""
+
+    CREATED = "conversation.created"
+    HANDOFF = "conversation.handoff"
+    ASSIGNED = "conversation.assigned"
+    TRANSFERRED = "conversation.transferred"
+    HANDBACK = "conversation.handback"
+    REQUEUED = "conversation.requeued"
+    RESOLVED = "conversation.resolved"
+    REOPENED = "conversation.reopened"
+    CONTACT = "conversation.contact"
+    AGENT_MESSAGE = "agent.message"
+    CSAT = "csat.submitted"
+    # One per bot reply, by decision kind (`EventType.bot(kind)`).
+    BOT_ANSWER = "bot.answer"
+    BOT_RUN_INTENT = "bot.run_intent"
+    BOT_ASK_SLOT = "bot.ask_slot"
+    BOT_CONFIRM = "bot.confirm"
+    BOT_CANCEL_INTENT = "bot.cancel_intent"
+    BOT_CLARIFY = "bot.clarify"
+    BOT_HANDOFF = "bot.handoff"
+
+    @classmethod
+    def bot(cls, decision_kind: str) -> EventType:
+        """The event of a bot reply whose decision was `decision_kind` (e.g. "answer")."""
+        return cls(f"bot.{decision_kind}")
+
+
+BOT_EVENTS = tuple(e for e in EventType if e.value.startswith("bot."))
+
+
 class Conversation(Base):
     """A chat between one customer and the service; `last_seq` numbers its messages."""
 
@@ -97,4 +130,23 @@ class Event(Base):
     )
     type: Mapped[str] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CsatRating(Base):
+    """A customer's rating of one resolution of a conversation (at most one per resolution)."""
+
+    __tablename__ = "csat_ratings"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "resolution", name="uq_csat_conversation_resolution"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    resolution: Mapped[int] = mapped_column(Integer)
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text, default=None)
+    agent_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id"), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

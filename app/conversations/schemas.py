@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, EmailStr, Field, field_validator
 
 
 class ConversationCreated(BaseModel):
@@ -136,3 +136,46 @@ class MessagePage(BaseModel):
     messages: list[MessageRead]
     last_seq: int
     has_more: bool
+
+
+class CsatIn(BaseModel):
+    """A customer's rating of a resolved conversation."""
+
+    model_config = {"extra": "forbid"}
+
+    score: int = Field(ge=1, le=5, description="1 (poor) to 5 (excellent).")
+    comment: str | None = Field(None, max_length=2000)
+
+
+class CsatRead(BaseModel):
+    """A stored rating."""
+
+    conversation_id: str
+    resolution: int
+    score: int
+    comment: str | None
+    created_at: datetime
+
+
+class ContactIn(BaseModel):
+    """The customer's email for a follow-up."""
+
+    model_config = {"extra": "forbid"}
+
+    email: EmailStr
+
+
+class CustomerConversationView(BaseModel):
+    """A conversation as its customer sees it."""
+
+    id: str
+    status: str
+    last_seq: int
+    created_at: datetime
+    updated_at: datetime
+    agent: dict[str, str] | None = Field(
+        None, description="The assigned agent's display name: {'name': ...}."
+    )
+    follow_up: bool = Field(False, description="We asked for an email to follow up.")
+    contact_email_saved: bool = False
+    csat_pending: bool = Field(False, description="Resolved and not yet rated.")

@@ -16,9 +16,16 @@ from sqlalchemy import bindparam, case, insert, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
-from app.conversations.models import Author, Conversation, ConversationStatus, Event, Message
+from app.conversations.models import (
+    Author,
+    Conversation,
+    ConversationStatus,
+    Event,
+    EventType,
+    Message,
+)
 from app.db import utcnow
-from app.errors import NotFound
+from app.errors import ConversationNotFound
 from app.security import hash_token, new_token
 
 _conversations = Conversation.__table__
@@ -162,7 +169,7 @@ def reserve_turn(conn: Connection, *, conversation_id: str) -> Reservation:
     answers, one while a person owns the conversation."""
     row = conn.execute(_RESERVE_TURN, {"conversation_id": conversation_id, "now": utcnow()}).first()
     if row is None:
-        raise NotFound(f"conversation {conversation_id} does not exist")
+        raise ConversationNotFound(conversation_id)
     status = str(row.status)
     count = 1 if status in SILENT_BOT_STATUSES else 2
     return Reservation(
@@ -200,7 +207,7 @@ def reopen(conn: Connection, *, conversation_id: str) -> None:
             follow_up=False,
         )
     )
-    insert_event(conn, conversation_id=conversation_id, type="conversation.reopened", data={})
+    insert_event(conn, conversation_id=conversation_id, type=EventType.REOPENED, data={})
 
 
 def save_dialog(conn: Connection, *, conversation_id: str, dialog: dict[str, Any]) -> None:
@@ -294,7 +301,7 @@ def create(conn: Connection) -> tuple[ConversationSummary, str]:
             "updated_at": now,
         },
     )
-    insert_event(conn, conversation_id=summary.id, type="conversation.created", data={})
+    insert_event(conn, conversation_id=summary.id, type=EventType.CREATED, data={})
     return summary, token
 
 
@@ -323,3 +330,48 @@ def list_after(
         .limit(limit)
     )
     return [StoredMessage.from_row(r) for r in rows.mappings()]
+
+
+def system_message(seq: int, text: str, kind: str, now: datetime, **meta: Any) -> StoredMessage:
+    """A message from the service itself (joins, transfers, resolution)."""
+    return StoredMessage(
+        seq=seq, author=Author.SYSTEM, text=text, created_at=now, meta={"kind": kind, **meta}
+    )
+
+
+def summary_and_messages(
+    conn: Connection, *, conversation_id: str, after: int, limit: int
+) -> tuple[ConversationSummary, list[StoredMessage]]:
+    """The conversation's summary and up to `limit` messages after `after` (404 if it does not
+    exist)."""
+    conversation = get_summary(conn, conversation_id=conversation_id)
+    if conversation is None:
+        raise ConversationNotFound(conversation_id)
+    messages = list_after(conn, conversation_id=conversation_id, after=after, limit=limit)
+    return conversation, messages
+
+
+def latest_customer_message(conn: Connection, *, conversation_id: str) -> StoredMessage | None:
+    """The customer's latest message in the conversation (404 if it does not exist)."""
+    if get_summary(conn, conversation_id=conversation_id) is None:
+        raise ConversationNotFound(conversation_id)
+    row = (
+        conn.execute(
+            select(_messages)
+            .where(
+                _messages.c.conversation_id == conversation_id,
+                _messages.c.author == Author.CUSTOMER.value,
+            )
+            .order_by(_messages.c.seq.desc())
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
+    return StoredMessage.from_row(row) if row is not None else None
+
+
+def last_seq(conn: Connection, *, conversation_id: str) -> int | None:
+    """The conversation's last sequence number (None: no such conversation)."""
+    summary = get_summary(conn, conversation_id=conversation_id)
+    return summary.last_seq if summary is not None else None

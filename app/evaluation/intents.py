@@ -27,8 +27,8 @@ import numpy as np
 import typer
 
 from app.config import Settings
-from app.evaluation.datasets import DatasetError, Labelled, read_labelled_csv
 from app.evaluation.retrieval import encode_texts, load_embedder
+from app.nlp.datasets import DatasetError, Labelled, read_labelled_csv
 from app.nlp.intent_classifier import IntentClassifier
 from app.policy.settings import PolicySettings
 
@@ -52,7 +52,7 @@ class IntentReport:
 
 
 def _calibrate(policy: PolicySettings):  # type: ignore[no-untyped-def]
-    from app.conversations.planning import kb_confidence
+    from app.policy.calibration import kb_confidence
 
     return lambda score: kb_confidence(score, policy)
 

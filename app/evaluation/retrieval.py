@@ -10,7 +10,7 @@ Everything runs through the code the service runs, nothing is re-implemented:
 - each query is searched like a customer message (`max(retrieval.top_k, 10)` articles) and the
   policy `decide(signals, ConversationState(), Settings().policy)` runs on signals built from the
   knowledge-base hits alone: candidates with their scores and `kb_confidence` from
-  `app.conversations.planning`. No intent, sentiment or pattern signal takes part, so the
+  `app.policy.calibration`. No intent, sentiment or pattern signal takes part, so the
   figures are those of a first message that only the knowledge base can answer.
 
 The test file is a CSV with a `text,label` header; `label` is the slug of the article that should
@@ -38,11 +38,11 @@ import numpy as np
 import typer
 
 from app.config import Settings
-from app.evaluation.datasets import DatasetError, Labelled, read_labelled_csv
 from app.kb.knowledge import KbHit, KnowledgeIndex
 from app.kb.loader import ArticleIn, KbFormatError, load_folder
 from app.kb.models import Article
 from app.kb.service import article_from_file
+from app.nlp.datasets import DatasetError, Labelled, read_labelled_csv
 from app.nlp.embedder import Embedder
 from app.policy.decision import (
     Candidate,
@@ -129,13 +129,13 @@ def build_knowledge(
 
 
 def search_limit(settings: Settings) -> int:
-    """How many articles the service fetches for a message (see `conversations.turn`)."""
+    """How many articles the service fetches for a message (see `app.bot.understanding`)."""
     return max(settings.retrieval.top_k, RANK_DEPTH)
 
 
 def kb_signals(hits: Sequence[KbHit], policy: PolicySettings) -> Signals:
     """The policy's signals for a message that only the knowledge base speaks to."""
-    from app.conversations.planning import kb_confidence  # the service's calibration
+    from app.policy.calibration import kb_confidence  # the service's calibration
 
     return Signals(
         candidates=tuple(Candidate(hit.article.id, hit.score) for hit in hits),

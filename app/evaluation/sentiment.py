@@ -41,8 +41,8 @@ import numpy as np
 import typer
 
 from app.config import Settings
-from app.evaluation.datasets import DatasetError, Labelled, read_labelled_csv
 from app.evaluation.retrieval import encode_texts, load_embedder
+from app.nlp.datasets import DatasetError, Labelled, read_labelled_csv
 from app.nlp.sentiment import (
     LABELS,
     TRAINING_FILES,

@@ -38,23 +38,24 @@ from sklearn.cluster import AgglomerativeClustering
 from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Connection
 
-from app.conversations.models import Author, Event, Message
-from app.db import utcnow
+from app.conversations.models import Author, Event, EventType, Message
+from app.db import Database, utcnow
 from app.errors import Conflict, NotFound
 from app.insights.schemas import ClosestArticle, GapCluster, GapReport, HeldBy
 from app.kb.articles import create_article
+from app.kb.knowledge import KnowledgeIndex
 from app.kb.loader import MAX_QUESTION_CHARS, MAX_TITLE_CHARS
 from app.kb.models import Article
 from app.kb.schemas import MAX_QUESTIONS as MAX_ARTICLE_QUESTIONS
 from app.kb.schemas import ArticleDraft
-from app.runtime import Runtime
+from app.nlp.batcher import MicroBatcher
 
 MAX_QUESTIONS = 2000  # most recent unanswered questions clustered per report
 DISTANCE_THRESHOLD = 0.5  # average-linkage cosine distance (see the module docstring)
 MAX_EXAMPLES = 5
 CACHE_SIZE = 10_000  # cached question vectors (about 1.5 KB each)
 GAP_HANDOFF_REASONS = ("low_confidence", "repeated_fallback")
-GAP_EVENTS = ("bot.clarify", "bot.handoff")
+GAP_EVENTS = (EventType.BOT_CLARIFY, EventType.BOT_HANDOFF)
 DRAFT_TAG = "knowledge-gap"
 DRAFT_BODY = (
     "TODO: write the answer here, then publish this article.\n\n"
@@ -194,19 +195,31 @@ class _VectorCache:
 _cache = _VectorCache(CACHE_SIZE)
 
 
-async def embed(runtime: Runtime, texts: list[str]) -> np.ndarray:
+@dataclass(frozen=True)
+class GapSources:
+    """What finding gaps reads: stored questions, the encoder, and the live index."""
+
+    db: Database
+    batcher: MicroBatcher
+    model_key: str
+    dimension: int
+    knowledge: KnowledgeIndex
+    answer_threshold: float
+
+
+async def embed(sources: GapSources, texts: list[str]) -> np.ndarray:
     """Unit vectors of `texts` (n, d): cached ones reused, the rest encoded in bulk (in chunks,
     between which customers' messages are encoded)."""
-    model = runtime.embedder.key
+    model = sources.model_key
     found = {t: v for t in dict.fromkeys(texts) if (v := _cache.get((model, t))) is not None}
     missing = [t for t in dict.fromkeys(texts) if t not in found]
     if missing:
-        vectors = await runtime.batcher.encode_many(missing)
+        vectors = await sources.batcher.encode_many(missing)
         for text, vector in zip(missing, vectors, strict=True):
             found[text] = np.asarray(vector, dtype=np.float32)
             _cache.put((model, text), found[text])
     if not texts:
-        return np.zeros((0, runtime.embedder.dimension), np.float32)
+        return np.zeros((0, sources.dimension), np.float32)
     return np.vstack([found[t] for t in texts])
 
 
@@ -263,10 +276,10 @@ def _held_by(texts: list[str], held: Held) -> HeldBy | None:
     return HeldBy(article_id=article_id, title=title, status=status, questions=count)
 
 
-def summarise(runtime: Runtime, cluster: Cluster, held: Held) -> GapCluster:
+def summarise(sources: GapSources, cluster: Cluster, held: Held) -> GapCluster:
     """What the report shows of a cluster: counts, examples, times, the closest published
     article (searched with the cluster's centroid) and any article holding its questions."""
-    hits = runtime.knowledge.search(cluster.centroid, limit=1)
+    hits = sources.knowledge.search(cluster.centroid, limit=1)
     closest = (
         ClosestArticle(
             article_id=hits[0].article.id,
@@ -286,25 +299,25 @@ def summarise(runtime: Runtime, cluster: Cluster, held: Held) -> GapCluster:
         last_seen=max(asked),
         reasons=dict(Counter(q.why for q in cluster.rows).most_common()),
         closest_article=closest,
-        covered=closest is not None and closest.score >= runtime.settings.policy.answer_threshold,
+        covered=closest is not None and closest.score >= sources.answer_threshold,
         held_by=_held_by(cluster.questions, held),
     )
 
 
 async def find_clusters(
-    runtime: Runtime, *, days: int, min_size: int
+    sources: GapSources, *, days: int, min_size: int
 ) -> tuple[GapReport, list[Cluster], Held]:
     """Every cluster of at least `min_size` questions from the last `days` days, largest (then
     latest) first; the report without its clusters, for the caller to summarise a page of
     them; and the questions articles hold (see `summarise`)."""
     since = utcnow() - timedelta(days=days)
-    questions, held = await runtime.db.read(_gap_data, since=since, limit=MAX_QUESTIONS + 1)
+    questions, held = await sources.db.read(_gap_data, since=since, limit=MAX_QUESTIONS + 1)
     truncated = len(questions) > MAX_QUESTIONS
     questions = questions[:MAX_QUESTIONS]
     distinct: dict[str, str] = {}
     for question in questions:
         distinct.setdefault(normalise(question.text), question.text)
-    vectors = await embed(runtime, list(distinct.values()))
+    vectors = await embed(sources, list(distinct.values()))
     labels = await asyncio.to_thread(cluster_labels, vectors)
     clusters = [c for c in _clusters(questions, vectors, labels) if len(c.rows) >= min_size]
     clusters.sort(key=lambda c: (-len(c.rows), -c.last_seen.timestamp()))

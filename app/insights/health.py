@@ -25,20 +25,18 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from app.conversations.models import Author, Event, Message
+from app.conversations.models import BOT_EVENTS, Author, Event, Message
 from app.db import utcnow
 from app.insights.schemas import ArticleBrief, DuplicatePair, NeverMatched, StatusCounts
 from app.kb.knowledge import ArticleRef
 from app.kb.models import Article
 from app.kb.vector_index import StoredPassages, article_centroids
-from app.policy.decision import DecisionKind
 
 DUPLICATE_THRESHOLD = 0.75
 CENTROID_PREFILTER = 0.7
 MAX_CANDIDATES = 20_000  # pairs compared passage by passage, most alike centroids first
 MAX_PAIRS = 200
 BLOCK_ROWS = 1024  # centroid rows compared at once (bounds memory)
-BOT_EVENTS = tuple(f"bot.{kind.value}" for kind in DecisionKind)
 
 _events = Event.__table__
 _messages = Message.__table__

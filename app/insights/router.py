@@ -7,14 +7,36 @@ import asyncio
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Depends, Path, Query, status
 
 from app.auth.deps import CurrentAdmin
 from app.db import utcnow
-from app.deps import RuntimeDep
+from app.deps import BatcherDep, DbDep, EmbedderDep, SettingsDep
 from app.insights import gaps, health
 from app.insights.schemas import GapReport, KbHealth
+from app.kb.deps import KnowledgeDep
 from app.kb.schemas import ArticleRead
+
+
+def gap_sources(
+    db: DbDep,
+    batcher: BatcherDep,
+    embedder: EmbedderDep,
+    knowledge: KnowledgeDep,
+    settings: SettingsDep,
+) -> gaps.GapSources:
+    """What finding gaps reads, from the running service."""
+    return gaps.GapSources(
+        db=db,
+        batcher=batcher,
+        model_key=embedder.key,
+        dimension=embedder.dimension,
+        knowledge=knowledge,
+        answer_threshold=settings.policy.answer_threshold,
+    )
+
+
+GapSourcesDep = Annotated[gaps.GapSources, Depends(gap_sources)]
 
 router = APIRouter(prefix="/api/v1/admin/insights", tags=["insights"])
 
@@ -36,7 +58,7 @@ ClusterId = Annotated[
 @router.get("/gaps")
 async def knowledge_gaps(
     admin: CurrentAdmin,
-    runtime: RuntimeDep,
+    sources: GapSourcesDep,
     days: Days = 30,
     min_size: MinSize = 2,
     limit: Annotated[int, Query(ge=1, le=200, description="Clusters returned.")] = 20,
@@ -44,8 +66,8 @@ async def knowledge_gaps(
     """Recent customer questions the bot could not answer (it asked to clarify, or handed off
     for low confidence or repeated misses), grouped by meaning, largest group first; each with
     examples, when it was asked, and the closest published article: what to write next."""
-    report, clusters, held = await gaps.find_clusters(runtime, days=days, min_size=min_size)
-    report.clusters = [gaps.summarise(runtime, c, held) for c in clusters[:limit]]
+    report, clusters, held = await gaps.find_clusters(sources, days=days, min_size=min_size)
+    report.clusters = [gaps.summarise(sources, c, held) for c in clusters[:limit]]
     return report
 
 
@@ -53,7 +75,8 @@ async def knowledge_gaps(
 async def draft_from_gap(
     cluster_id: ClusterId,
     admin: CurrentAdmin,
-    runtime: RuntimeDep,
+    db: DbDep,
+    sources: GapSourcesDep,
     days: Days = 30,
     min_size: MinSize = 2,
 ) -> ArticleRead:
@@ -61,24 +84,24 @@ async def draft_from_gap(
     title, its questions as alternate questions, a body saying what to write. Drafts answer
     nobody until published. Pass the `days` and `min_size` the report was read with; 404 when
     the cluster is gone, 409 when an article already holds its questions."""
-    _, clusters, held = await gaps.find_clusters(runtime, days=days, min_size=min_size)
+    _, clusters, held = await gaps.find_clusters(sources, days=days, min_size=min_size)
     cluster = gaps.pick(clusters, cluster_id, days=days, min_size=min_size)
-    summary = gaps.summarise(runtime, cluster, held)
-    row = await runtime.db.run(
-        gaps.create_draft, cluster=cluster, summary=summary, author_id=admin.id
-    )
+    summary = gaps.summarise(sources, cluster, held)
+    row = await db.run(gaps.create_draft, cluster=cluster, summary=summary, author_id=admin.id)
     return ArticleRead.model_validate(row)
 
 
 @router.get("/kb-health")
-async def kb_health(admin: CurrentAdmin, runtime: RuntimeDep, days: Days = 30) -> KbHealth:
+async def kb_health(
+    admin: CurrentAdmin, db: DbDep, knowledge: KnowledgeDep, days: Days = 30
+) -> KbHealth:
     """Published articles that look like near-duplicates of each other, published articles no
     bot reply cited, suggested or ranked first in the last `days` days (oldest first), and
     article counts by status. Near-duplicates are read from the live index, so an article
     saved a moment ago appears once it is indexed (within seconds)."""
     since = utcnow() - timedelta(days=days)
-    counts, never, replies = await runtime.db.read(health.health_data, since=since)
-    passages, articles = runtime.knowledge.snapshot_vectors()
+    counts, never, replies = await db.read(health.health_data, since=since)
+    passages, articles = knowledge.snapshot_vectors()
     pairs = await asyncio.to_thread(health.near_duplicates, passages, articles)
     return KbHealth(
         days=days,

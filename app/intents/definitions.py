@@ -26,6 +26,7 @@ Errors name the file and the field to fix.
 
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,6 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from app.intents.slots import SlotType
 from app.intents.templates import TemplateProblem, check_template
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
@@ -65,6 +65,18 @@ def _templates(value: Any) -> Any:
         for item in value:
             _templates(item)
     return value
+
+
+class SlotType(enum.StrEnum):
+    """The kinds of value a slot can hold."""
+
+    ORDER_NUMBER = "order_number"
+    EMAIL = "email"
+    AMOUNT = "amount"
+    DATE = "date"
+    NUMBER = "number"
+    CHOICE = "choice"
+    TEXT = "text"
 
 
 class _Strict(BaseModel):

@@ -25,9 +25,9 @@ from app.intents.definitions import (
     IntentCatalog,
     IntentDef,
     IntentFormatError,
+    SlotType,
     load_intents,
 )
-from app.intents.slots import SlotType
 from app.nlp.intent_classifier import IntentClassifier
 from app.policy.decision import IntentSignal
 

@@ -9,28 +9,12 @@ accepted only when the bot has just asked for that slot.
 
 from __future__ import annotations
 
-import enum
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from app.intents.definitions import SlotDef
-
-
-class SlotType(enum.StrEnum):
-    """The kinds of value a slot can hold."""
-
-    ORDER_NUMBER = "order_number"
-    EMAIL = "email"
-    AMOUNT = "amount"
-    DATE = "date"
-    NUMBER = "number"
-    CHOICE = "choice"
-    TEXT = "text"
-
+from app.intents.definitions import SlotDef, SlotType
 
 ORDER_NUMBER = re.compile(r"(?<![\w@.-])((?:[A-Za-z]{1,4}-?)?\d{4,12})(?![\w@-])")
 EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")

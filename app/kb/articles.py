@@ -10,6 +10,7 @@ knowledge folder sync at start-up never overwrites an admin's edit.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -316,3 +317,15 @@ def revert_article(
     return update_article(
         conn, article_id=article_id, draft=draft, author_id=author_id, change="reverted"
     )
+
+
+def with_revision(
+    fn: Callable[..., Any],
+) -> Callable[..., tuple[Any, int]]:
+    """`fn` over a connection, returning its result and the knowledge revision after it."""
+
+    def run(conn: Connection, **kwargs: Any) -> tuple[Any, int]:
+        result = fn(conn, **kwargs)
+        return result, get_revision(conn)
+
+    return run

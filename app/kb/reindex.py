@@ -26,7 +26,6 @@ from app.kb.knowledge import BuildReport, KnowledgeIndex
 from app.kb.refresher import published_articles
 from app.kb.vector_index import STORE_FILE
 from app.nlp.embedder import Embedder
-from app.runtime import load_embedder
 
 EMBED_BATCH = 64
 Progress = Callable[[int, int], None]
@@ -48,7 +47,7 @@ async def reindex(
     finally:
         await db.dispose()
     if embedder is None:
-        embedder = await load_embedder(settings)
+        embedder = await asyncio.to_thread(Embedder.from_settings, settings)
     model = embedder
 
     async def encode(texts: list[str]) -> np.ndarray:

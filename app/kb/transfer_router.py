@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from app.auth.deps import CurrentAdmin
-from app.deps import RuntimeDep
+from app.deps import DbDep
 from app.kb import exports
 from app.kb.imports import (
     CSV_COLUMNS,
@@ -27,7 +27,7 @@ from app.kb.imports import (
     detect_format,
     read_import,
 )
-from app.kb.router import WaitLive, _change
+from app.kb.router import LiveChangesDep, WaitLive
 from app.kb.schemas import ArticleStatus
 
 router = APIRouter(prefix="/api/v1/admin/kb", tags=["knowledge base"])
@@ -81,7 +81,8 @@ class ImportResult(BaseModel):
 async def import_articles(
     request: Request,
     admin: CurrentAdmin,
-    runtime: RuntimeDep,
+    db: DbDep,
+    changes: LiveChangesDep,
     response: Response,
     format_: Annotated[
         ImportFormat | None,
@@ -103,11 +104,9 @@ async def import_articles(
     data = await request.body()
     drafts = await asyncio.to_thread(read_import, data, fmt)
     if dry_run:
-        counts = await runtime.db.read(
-            apply_import, drafts=drafts, author_id=admin.id, dry_run=True
-        )
+        counts = await db.read(apply_import, drafts=drafts, author_id=admin.id, dry_run=True)
         return ImportResult(**counts, dry_run=True)
-    counts = await _change(runtime, response, wait, apply_import, drafts=drafts, author_id=admin.id)
+    counts = await changes.apply(response, wait, apply_import, drafts=drafts, author_id=admin.id)
     return ImportResult(**counts)
 
 
@@ -123,13 +122,13 @@ async def import_articles(
 )
 async def export_articles(
     admin: CurrentAdmin,
-    runtime: RuntimeDep,
+    db: DbDep,
     format_: Annotated[ImportFormat, Query(alias="format")] = "json",
     status_filter: Annotated[ArticleStatus | None, Query(alias="status")] = None,
 ) -> Response:
     """Every article (all statuses unless `status` is given) as JSON, CSV or a Markdown zip,
     in the formats the import reads."""
-    rows, revision = await runtime.db.read(exports.read_articles, status=status_filter)
+    rows, revision = await db.read(exports.read_articles, status=status_filter)
     content: Any = await asyncio.to_thread(exports.render, format_, rows, revision=revision)
     return Response(
         content,

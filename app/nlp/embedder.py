@@ -44,6 +44,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
+    from app.config import Settings
+
 log = logging.getLogger(__name__)
 
 Backend = Literal["onnx", "torch"]
@@ -314,6 +316,18 @@ class Embedder:
             self.dimension = int(self._model.get_embedding_dimension() or 0)
             tokenizer = getattr(self._model, "tokenizer", None)
             self.ignores_case = bool(getattr(tokenizer, "do_lower_case", False))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Embedder:
+        """The configured encoder, exported to ONNX the first time (slow: call it off the
+        event loop). Never downloads: the model is loaded by path."""
+        return cls(
+            settings.embedding_model,
+            backend=settings.embedding.backend,
+            cache_dir=settings.model_cache_dir,
+            threads=settings.embedding.threads,
+            workers=settings.embedding.workers,
+        )
 
     def cache_key(self, text: str) -> str:
         """A key equal for texts this model gives the same vector: whitespace runs collapsed

@@ -74,7 +74,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from app.evaluation.datasets import DatasetError, read_labelled_csv
+from app.nlp.datasets import DatasetError, read_labelled_csv
 
 if TYPE_CHECKING:
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer

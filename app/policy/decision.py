@@ -67,7 +67,8 @@ class HandoffReason(enum.StrEnum):
 
 
 class Reason(enum.StrEnum):
-    """Why the policy decided what it did (handoffs use their HandoffReason's value)."""
+    """Why the policy decided what it did, when it did not hand off (a handoff's reason is its
+    `HandoffReason`)."""
 
     KB_MATCH = "kb_match"
     INTENT_MATCH = "intent_match"
@@ -80,11 +81,6 @@ class Reason(enum.StrEnum):
     TOO_CLOSE = "too_close"
     LOW_CONFIDENCE = "low_confidence"
     EMPTY_KNOWLEDGE = "empty_knowledge"
-    EXPLICIT_REQUEST = "explicit_request"
-    NEGATIVE_SENTIMENT = "negative_sentiment"
-    REPEATED_FALLBACK = "repeated_fallback"
-    INTENT_REQUIRES_HUMAN = "intent_requires_human"
-    ACTION_FAILED = "action_failed"
 
 
 @dataclass(frozen=True)
@@ -153,7 +149,7 @@ class Decision:
     """The policy's verdict; `diagnostics` explain it and do not take part in equality."""
 
     kind: DecisionKind
-    reason: Reason
+    reason: Reason | HandoffReason
     article_id: int | None = None
     suggestions: tuple[int, ...] = ()
     intent: str | None = None
@@ -229,7 +225,7 @@ def unhappy(
 def _handoff(reason: HandoffReason, diagnostics: dict[str, Any], **extra: Any) -> Decision:
     return Decision(
         DecisionKind.HANDOFF,
-        Reason(reason.value),
+        reason,
         handoff_reason=reason,
         diagnostics=diagnostics,
         **extra,

@@ -3,6 +3,7 @@
 Every bot reply stores the policy's inputs (`meta.policy_input`: the signals and the state it
 saw). Replaying runs `decide` on them with the current settings and with the changed ones and
 reports what would differ: decisions by kind, handoff rate by reason, and the turns that flip.
+The stored turns are loaded by `app.conversations.recorded.load_turns`; this module only decides.
 Each turn is replayed against the state it really had: a changed decision would also have
 changed later turns, which a replay cannot know, so read the figures as first-order effects.
 """
@@ -11,22 +12,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
-from sqlalchemy.engine import Connection
 
-from app.conversations.models import Author, Message
 from app.policy.decision import (
-    Candidate,
     ConversationState,
     Decision,
     DecisionKind,
-    Frame,
-    HandoffReason,
-    IntentSignal,
     Signals,
     after_action,
     decide,
@@ -35,7 +28,7 @@ from app.policy.settings import PolicySettings
 
 
 @dataclass(frozen=True)
-class StoredTurn:
+class RecordedTurn:
     """One stored bot reply with the policy's inputs."""
 
     conversation_id: str
@@ -65,76 +58,6 @@ class ReplayReport:
         }
 
 
-def _frame(data: dict[str, Any] | None) -> Frame | None:
-    if not data:
-        return None
-    handoff = data.get("handoff")
-    return Frame(
-        intent=data["intent"],
-        slots=tuple(tuple(pair) for pair in data.get("slots", ())),  # type: ignore[misc]
-        missing=tuple(data.get("missing", ())),
-        invalid=tuple(data.get("invalid", ())),
-        problems=tuple(data.get("problems", ())),
-        changed=bool(data.get("changed", False)),
-        confirm=bool(data.get("confirm", False)),
-        handoff=HandoffReason(handoff) if handoff else None,
-    )
-
-
-def signals_from(data: dict[str, Any]) -> Signals:
-    """Signals as stored by `app.conversations.planning.policy_input`."""
-    intent = data.get("intent")
-    return Signals(
-        candidates=tuple(Candidate(**c) for c in data.get("candidates", ())),
-        kb_confidence=float(data.get("kb_confidence", 0.0)),
-        intent=IntentSignal(**intent) if intent else None,
-        explicit_human=bool(data.get("explicit_human", False)),
-        sentiment=float(data.get("sentiment", 0.0)),
-        sentiment_trend=float(data.get("sentiment_trend", 0.0)),
-        affirm=bool(data.get("affirm", False)),
-        deny=bool(data.get("deny", False)),
-        pending=_frame(data.get("pending")),
-        proposed=_frame(data.get("proposed")),
-    )
-
-
-def state_from(data: dict[str, Any]) -> ConversationState:
-    """A conversation state as stored."""
-    last = data.get("last_kind")
-    return ConversationState(
-        bot_turns=int(data.get("bot_turns", 0)),
-        customer_turns=int(data.get("customer_turns", 0)),
-        misses=int(data.get("misses", 0)),
-        last_kind=DecisionKind(last) if last else None,
-        awaiting=data.get("awaiting"),
-    )
-
-
-def load_turns(conn: Connection, *, since: datetime) -> list[StoredTurn]:
-    """Bot replies stored since `since` that carry the policy's inputs, oldest first."""
-    rows = conn.execute(
-        select(Message.conversation_id, Message.seq, Message.meta)
-        .where(Message.author == Author.BOT, Message.created_at >= since)
-        .order_by(Message.created_at, Message.seq)
-    )
-    turns = []
-    for conversation_id, seq, meta in rows:
-        stored = (meta or {}).get("policy_input")
-        if not stored:
-            continue
-        action = (meta or {}).get("action")
-        turns.append(
-            StoredTurn(
-                conversation_id=conversation_id,
-                seq=seq,
-                signals=signals_from(stored["signals"]),
-                state=state_from(stored["state"]),
-                action_ok=action.get("ok") if action else None,
-            )
-        )
-    return turns
-
-
 def parse_overrides(pairs: list[str], base: PolicySettings) -> PolicySettings:
     """`base` with `key=value` pairs applied and validated (ValueError names what to fix)."""
     values: dict[str, Any] = {}
@@ -158,14 +81,16 @@ def _label(decision: Decision) -> str:
     return decision.kind.value
 
 
-def _decide(turn: StoredTurn, settings: PolicySettings) -> Decision:
+def _decide(turn: RecordedTurn, settings: PolicySettings) -> Decision:
     decision = decide(turn.signals, turn.state, settings)
     if turn.action_ok is not None:
         decision = after_action(decision, turn.action_ok, settings)
     return decision
 
 
-def replay(turns: list[StoredTurn], base: PolicySettings, changed: PolicySettings) -> ReplayReport:
+def replay(
+    turns: list[RecordedTurn], base: PolicySettings, changed: PolicySettings
+) -> ReplayReport:
     """Decide every turn under `base` and `changed`; count and list the differences."""
     report = ReplayReport()
     for turn in turns:

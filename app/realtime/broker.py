@@ -17,10 +17,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import TYPE_CHECKING, Any, Protocol
-
-if TYPE_CHECKING:
-    from app.config import Settings
+from typing import Any, Protocol
 
 Event = dict[str, Any]
 
@@ -203,12 +200,3 @@ class MemoryBroker:
         """End every subscription; later subscriptions end at once."""
         self._closed = True
         self._fanout.end_all()
-
-
-def create_broker(settings: Settings) -> Broker:
-    """A Redis broker when `settings.redis_url` is set, else the in-memory one."""
-    if settings.redis_url:
-        from app.realtime.redis_broker import RedisBroker
-
-        return RedisBroker(settings.redis_url)
-    return MemoryBroker()

@@ -1,4 +1,5 @@
-"""The shapes of live events, built in one place so publishers and streams agree.
+"""The shapes of live events, built in one place so publishers and streams agree (a stored
+message's event is `app.conversations.views.message_event`: it carries the customer's view).
 
 Every event is a JSON object with a `type`; those about a conversation also carry its
 `conversation_id` and the conversation `seq` they correspond to.
@@ -6,19 +7,7 @@ Every event is a JSON object with a `type`; those about a conversation also carr
 
 from __future__ import annotations
 
-from app.conversations.service import StoredMessage
-from app.conversations.views import message_read
 from app.realtime.broker import Event
-
-
-def message_event(conversation_id: str, message: StoredMessage) -> Event:
-    """A stored message (customer, bot, agent or system), as its customer sees it."""
-    return {
-        "type": "message",
-        "conversation_id": conversation_id,
-        "seq": message.seq,
-        "message": message_read(message).model_dump(mode="json"),
-    }
 
 
 def status_event(conversation_id: str, seq: int, status: str, agent_name: str | None) -> Event:

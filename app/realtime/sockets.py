@@ -19,7 +19,6 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from app.realtime.broker import BrokerError, Event, encode
 from app.realtime.events import PONG, error_event
-from app.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -82,14 +81,6 @@ class LiveSocket:
             return
         with suppress(RuntimeError, WebSocketDisconnect, OSError):
             await self.websocket.close(code, reason[:120])
-
-
-def runtime_of(websocket: WebSocket) -> Runtime:
-    """The running service, or close with 1013 while it is starting."""
-    runtime: Runtime | None = getattr(websocket.app.state, "runtime", None)
-    if runtime is None:
-        raise StreamClosed(TRY_AGAIN_LATER, "the service is still starting")
-    return runtime
 
 
 async def read_token(socket: LiveSocket) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from app.intents.builtin import asks_for_human, is_affirmation, is_denial
-from app.intents.definitions import SlotDef
-from app.intents.slots import SlotReading, SlotType, read_slots
+from app.intents.definitions import SlotDef, SlotType
+from app.intents.slots import SlotReading, read_slots
 
 ORDER = SlotDef(type=SlotType.ORDER_NUMBER, prompt="Which order?")
 EMAIL = SlotDef(type=SlotType.EMAIL, prompt="Email?")

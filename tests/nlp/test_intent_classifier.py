@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.conversations.planning import kb_confidence
 from app.nlp.embedder import Embedder
 from app.nlp.intent_classifier import IntentClassifier, TermWeights
+from app.policy.calibration import kb_confidence
 from app.policy.settings import PolicySettings
 
 EXAMPLES = {

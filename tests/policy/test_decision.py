@@ -74,7 +74,7 @@ def also(signals: Signals, **extra: object) -> Signals:
 
 
 def handoff(reason: HandoffReason, **extra: object) -> Decision:
-    return Decision(DecisionKind.HANDOFF, Reason(reason.value), handoff_reason=reason, **extra)  # type: ignore[arg-type]
+    return Decision(DecisionKind.HANDOFF, reason, handoff_reason=reason, **extra)  # type: ignore[arg-type]
 
 
 TABLE = [

@@ -22,8 +22,8 @@ from app.realtime.broker import (
     Subscription,
     agent_channel,
     conversation_channel,
-    create_broker,
 )
+from app.realtime.factory import create_broker
 from app.realtime.redis_broker import RedisBroker
 
 

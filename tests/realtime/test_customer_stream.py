@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from app.conversations.service import StoredMessage
+from app.conversations.views import message_event
 from app.realtime import sockets
 from app.realtime.broker import MemoryBroker, conversation_channel
-from app.realtime.events import message_event
 from tests.conftest import LiveServer, ask, open_conversation
 from tests.realtime.live import (
     closed_with,

@@ -10,11 +10,10 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from app.agents.models import CsatRating
 from app.conversations import service as conversation_service
-from app.conversations.models import Conversation, Event
+from app.conversations.models import Conversation, CsatRating, Event, EventType
 from app.db import utcnow
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, ConversationNotFound
 
 _conversations = Conversation.__table__
 _ratings = CsatRating.__table__
@@ -45,7 +44,7 @@ def rate(
         select(_conversations.c.resolutions).where(_conversations.c.id == conversation_id)
     ).scalar()
     if resolutions is None:
-        raise NotFound(f"conversation {conversation_id} does not exist")
+        raise ConversationNotFound(conversation_id)
     if resolutions == 0:
         raise Conflict(
             "nothing to rate yet: a rating is asked for once the conversation is resolved"
@@ -54,7 +53,7 @@ def rate(
         select(_events.c.data)
         .where(
             _events.c.conversation_id == conversation_id,
-            _events.c.type == "conversation.resolved",
+            _events.c.type == EventType.RESOLVED,
         )
         .order_by(_events.c.id.desc())
         .limit(1)
@@ -75,7 +74,7 @@ def rate(
     conversation_service.insert_event(
         conn,
         conversation_id=conversation_id,
-        type="csat.submitted",
+        type=EventType.CSAT,
         data={
             "score": score,
             "resolution": resolutions,

@@ -8,14 +8,13 @@ public signals, the decision with its diagnostics, and the policy's inputs for r
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, fields, is_dataclass, replace
-from functools import cache
+from dataclasses import dataclass, replace
 from typing import Any
 
+from app.bot.replies import render
+from app.bot.understanding import Understanding
 from app.config import Settings
 from app.conversations.dialog import Dialog, frame_for
-from app.conversations.replies import render
 from app.intents.actions import ActionOutcome, render_reply
 from app.intents.definitions import HandoffAction, HttpAction, IntentCatalog, IntentDef
 from app.intents.slots import read_slots
@@ -31,12 +30,11 @@ from app.policy.decision import (
     DecisionKind,
     Frame,
     HandoffReason,
-    IntentSignal,
     Signals,
     after_action,
     decide,
 )
-from app.policy.settings import PolicySettings
+from app.policy.inputs import policy_input
 
 REPLY_KINDS = {
     DecisionKind.ANSWER: "answer",
@@ -74,20 +72,6 @@ CONFIRM_AGAIN_TEXT = "Please answer yes or no."
 
 
 @dataclass(frozen=True)
-class Understanding:
-    """What the model found in a message, before the conversation's state is known."""
-
-    text: str
-    hits: list[KbHit]
-    kb_confidence: float
-    intent: IntentSignal | None
-    sentiment: float
-    explicit_human: bool
-    affirm: bool
-    deny: bool
-
-
-@dataclass(frozen=True)
 class Plan:
     """The policy's decision on a message, with the inputs it saw."""
 
@@ -112,12 +96,6 @@ class BotReply:
     decision: Decision
     text: str
     meta: dict[str, Any]
-
-
-def kb_confidence(top_score: float, settings: PolicySettings) -> float:
-    """The calibrated probability that the best article answers (logistic in its score)."""
-    slope, intercept = settings.kb_calibration
-    return 1.0 / (1.0 + math.exp(-(slope * top_score + intercept)))
 
 
 def plan_turn(
@@ -213,36 +191,6 @@ def public_signals(signals: Signals, hits: list[KbHit]) -> dict[str, Any]:
         "sentiment": round(signals.sentiment, 4),
         "sentiment_trend": round(signals.sentiment_trend, 4),
     }
-
-
-@cache
-def _field_names(kind: type) -> tuple[str, ...] | None:
-    """The field names of a dataclass type; None for any other type."""
-    return tuple(f.name for f in fields(kind)) if is_dataclass(kind) else None
-
-
-_LEAVES = (str, int, float, bool, type(None))
-
-
-def _plain(value: Any) -> Any:
-    """Dataclasses as dicts, tuples as lists, recursively: what `dataclasses.asdict` gives once
-    stored as JSON, in a third of its time (it deep-copies every leaf and looks up the fields
-    anew for each object, inside every turn's transaction)."""
-    if isinstance(value, _LEAVES):
-        return value
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    names = _field_names(type(value))
-    if names is None:
-        return value
-    return {name: _plain(getattr(value, name)) for name in names}
-
-
-def policy_input(signals: Signals, state: ConversationState) -> dict[str, Any]:
-    """The policy's inputs as stored with the turn (read back by `python -m app replay`)."""
-    return {"signals": _plain(signals), "state": _plain(state)}
 
 
 def _confidence(decision: Decision, signals: Signals, hits: list[KbHit]) -> float:

@@ -1,0 +1,214 @@
+"""The customer turn: persist the message, understand it, decide, reply — atomically.
+
+1. Check the customer's token (digest cached in process: no database round trip).
+2. Understand the text from one encoder call (`app.bot.understanding`): knowledge hits, the
+   intent guess, the sentiment, the pattern checks.
+3. In ONE short transaction (`app.bot.store.decide_and_store`): reserve the sequence numbers
+   (locking the conversation), let the policy decide on that fresh state, store the customer
+   message, the reply, the events and the new dialogue state.
+4. An intent that calls another system (HTTP) is decided in that transaction, which then rolls
+   back; the call runs outside any transaction with an idempotency key, and the turn is stored
+   in a second transaction that checks nothing changed meanwhile (else 409, retry).
+5. After the commit, publish the live events (`app.bot.publish`).
+
+A failure anywhere before the commit stores nothing; a retry of a stored `client_id` gets the
+stored result instead (`app.conversations.idempotency`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from functools import partial
+
+from sqlalchemy.exc import IntegrityError
+
+from app.bot.planning import BotReply, compose_reply, plan_turn
+from app.bot.publish import publish_turn
+from app.bot.store import ActionNeeded, StoredTurn, decide_and_store
+from app.bot.understanding import MessageReader, Understanding
+from app.config import Settings
+from app.conversations.access import CustomerAccess
+from app.conversations.dialog import Dialog
+from app.conversations.idempotency import ClientPost
+from app.conversations.models import Author
+from app.conversations.schemas import MessageIn, Reply, TurnResult
+from app.conversations.service import StoredMessage
+from app.conversations.views import message_read
+from app.db import Database
+from app.errors import ServiceUnavailable
+from app.intents.actions import ActionOutcome
+from app.intents.engine import IntentEngine
+from app.realtime.broker import Broker
+
+
+@dataclass(frozen=True)
+class TurnOutcome:
+    """The result of a turn, whether it was replayed from an earlier identical post, and where
+    its time went (milliseconds per stage, sent as a `Server-Timing` header)."""
+
+    result: TurnResult
+    replayed: bool
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _result(customer: StoredMessage, bot: StoredMessage | None) -> TurnResult:
+    if bot is None:
+        return TurnResult(message=message_read(customer), reply=None, signals={})
+    meta = bot.meta or {}
+    reply = Reply(
+        seq=bot.seq,
+        text=bot.text,
+        kind=meta.get("kind", ""),
+        reason=meta.get("reason", ""),
+        intent=meta.get("intent"),
+        handoff_reason=meta.get("handoff_reason"),
+        confidence=meta.get("confidence", 0.0),
+        sources=meta.get("sources", []),
+        suggestions=meta.get("suggestions", []),
+        queue=meta.get("queue"),
+        created_at=bot.created_at,
+    )
+    return TurnResult(
+        message=message_read(customer), reply=reply, signals=dict(meta.get("signals", {}))
+    )
+
+
+class _Clock:
+    """Measures consecutive stages of a turn."""
+
+    def __init__(self) -> None:
+        self._last = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.laps[stage] = (now - self._last) * 1000.0
+        self._last = now
+
+
+class _AlreadyStored(Exception):
+    """The message was stored by an earlier post with the same client_id."""
+
+    def __init__(self, result: TurnResult) -> None:
+        super().__init__("already stored")
+        self.result = result
+
+
+class Bot:
+    """The bot's side of a conversation: what it reads in a message, what it would say, and
+    the whole customer turn."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        reader: MessageReader,
+        intents: IntentEngine,
+        access: CustomerAccess,
+        broker: Broker,
+        settings: Settings,
+    ) -> None:
+        self._db = db
+        self.reader = reader
+        self._intents = intents
+        self._access = access
+        self._broker = broker
+        self._settings = settings
+
+    async def understand(self, text: str) -> Understanding:
+        """Everything read from one encoder call, plus the pattern checks (503 on a model
+        failure)."""
+        return await self.reader.understand(text)
+
+    def plan_reply(self, understanding: Understanding, dialog: Dialog) -> BotReply:
+        """What the bot would say to a message in a conversation at `dialog` (no I/O; an HTTP
+        intent's call is not made: its reply says so). The admin's "try it" and
+        `python -m app ask` show it."""
+        plan = plan_turn(understanding, dialog, self._intents.catalog, self._settings)
+        outcome = None
+        if plan.needs_action:
+            outcome = ActionOutcome(ok=True, text=f"(would call the {plan.decision.intent} action)")
+        return compose_reply(plan, understanding, self._settings, outcome)
+
+    async def handle_customer_message(
+        self, *, conversation_id: str, token: str, message_in: MessageIn
+    ) -> TurnOutcome:
+        """Store a customer message and the bot's reply; replay the stored result for a retry.
+
+        Authenticate (cached digest) → understand (micro-batched) → one transaction that locks
+        the conversation, decides on its current state and stores everything → publish.
+        """
+        clock = _Clock()
+        await self._access.check(conversation_id=conversation_id, token=token)
+        clock.lap("auth")
+        post = ClientPost(
+            self._db,
+            conversation_id=conversation_id,
+            author=Author.CUSTOMER,
+            client_id=message_in.client_id,
+            text=message_in.text,
+        )
+        try:
+            understanding = await self.understand(message_in.text)
+        except ServiceUnavailable:
+            # The model failed; if this retries a message already answered, that answer stands.
+            found = await post.stored()
+            if found is None:
+                raise
+            return TurnOutcome(_result(*found), replayed=True)
+        clock.lap("understand")
+        try:
+            stored = await self._store_turn(
+                conversation_id=conversation_id,
+                message_in=message_in,
+                understanding=understanding,
+                post=post,
+                clock=clock,
+            )
+        except _AlreadyStored as already:
+            return TurnOutcome(already.result, replayed=True)
+        except IntegrityError as exc:
+            # This client_id was stored before (a retry, or a concurrent twin): replay it.
+            return TurnOutcome(_result(*await post.twin(exc)), replayed=True)
+        clock.lap("store")
+        await publish_turn(self._broker, conversation_id=conversation_id, stored=stored)
+        return TurnOutcome(_result(stored.customer, stored.bot), replayed=False, timings=clock.laps)
+
+    async def _store_turn(
+        self,
+        *,
+        conversation_id: str,
+        message_in: MessageIn,
+        understanding: Understanding,
+        post: ClientPost,
+        clock: _Clock,
+    ) -> StoredTurn:
+        """Decide and store; when the decision calls another system, make the call outside
+        the transaction (keyed for idempotency by conversation and message) and store after."""
+        store = partial(
+            self._db.run,
+            decide_and_store,
+            conversation_id=conversation_id,
+            message_in=message_in,
+            understanding=understanding,
+            catalog=self._intents.catalog,
+            settings=self._settings,
+        )
+        try:
+            return await store()
+        except ActionNeeded as needed:
+            plan = needed.plan
+            assert plan.intent is not None
+            # A retry of a post that already ran its action must not run it again.
+            found = await post.stored()
+            if found is not None:
+                raise _AlreadyStored(_result(*found)) from None
+            clock.lap("decide")
+            outcome = await self._intents.run(
+                plan.intent,
+                dict(plan.frame.slots) if plan.frame else {},
+                idempotency_key=f"{conversation_id}:{needed.first_seq}",
+            )
+            clock.lap("action")
+            return await store(action=(needed.first_seq, outcome))
