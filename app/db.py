@@ -24,7 +24,17 @@ from typing import Any, ClassVar, Concatenate, ParamSpec, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import JSON, BigInteger, DateTime, Engine, Integer, create_engine, event, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Engine,
+    Integer,
+    Table,
+    create_engine,
+    event,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import URL, Connection, Dialect
 from sqlalchemy.ext.asyncio import (
@@ -73,6 +83,10 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     """Declarative base of every table."""
+
+    # Every model maps a plain Table (SQLAlchemy types it as any FromClause, which insert(),
+    # update() and delete() do not accept).
+    __table__: ClassVar[Table]
 
     type_annotation_map: ClassVar[dict[Any, Any]] = {
         datetime: UTCDateTime,
@@ -173,7 +187,7 @@ class Database:
         writes that queued meanwhile (each in its own savepoint), so the loop never waits on it.
         """
         if self.writer is not None:
-            return await self.writer.run(fn, *args, **kwargs)  # type: ignore[no-any-return]
+            return await self.writer.run(fn, *args, **kwargs)
         return await self._run(fn, False, *args, **kwargs)
 
     async def read(
