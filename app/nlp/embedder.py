@@ -33,7 +33,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -132,7 +132,9 @@ class _DirectSpec:
     @classmethod
     def of(cls, model: SentenceTransformer, folder: Path) -> _DirectSpec:
         """The spec of `model` (loaded from `folder`), or ValueError for another pipeline."""
-        modules = list(model)
+        # Any: torch types a module's attributes as Tensor | Module; these (tokenizer,
+        # auto_model, max_seq_length) are the Transformer module's, checked by name below.
+        modules: list[Any] = list(model)
         names = [type(m).__name__ for m in modules]
         if names not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
             raise ValueError(f"not a transformer + mean pooling pipeline: {names}")
@@ -308,9 +310,9 @@ class Embedder:
         self.workers = planned if self._direct is not None else 1
         self.key = f"{_model_key(model)}"
         if self._direct is not None:
-            self.dimension = self._direct.spec.dimension
+            self.dimension: int = self._direct.spec.dimension
             # BERT-style uncased tokenizers lowercase every text before anything else.
-            self.ignores_case = self._direct.spec.ignores_case
+            self.ignores_case: bool = self._direct.spec.ignores_case
         else:
             assert self._model is not None
             self.dimension = int(self._model.get_embedding_dimension() or 0)
