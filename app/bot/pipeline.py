@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from functools import partial
 
 from sqlalchemy.exc import IntegrityError
 
@@ -186,15 +185,18 @@ class Bot:
     ) -> StoredTurn:
         """Decide and store; when the decision calls another system, make the call outside
         the transaction (keyed for idempotency by conversation and message) and store after."""
-        store = partial(
-            self._db.run,
-            decide_and_store,
-            conversation_id=conversation_id,
-            message_in=message_in,
-            understanding=understanding,
-            catalog=self._intents.catalog,
-            settings=self._settings,
-        )
+
+        async def store(action: tuple[int, ActionOutcome] | None = None) -> StoredTurn:
+            return await self._db.run(
+                decide_and_store,
+                conversation_id=conversation_id,
+                message_in=message_in,
+                understanding=understanding,
+                catalog=self._intents.catalog,
+                settings=self._settings,
+                action=action,
+            )
+
         try:
             return await store()
         except ActionNeeded as needed:
