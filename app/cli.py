@@ -128,7 +128,7 @@ def replay(
     decisions by kind, handoff rate by reason, and the turns that flip. Loads no model."""
     from app.conversations.recorded import load_turns
     from app.db import Database
-    from app.policy.replay import parse_overrides
+    from app.policy.replay import RecordedTurn, parse_overrides
     from app.policy.replay import replay as run_replay
 
     settings = Settings()
@@ -139,7 +139,7 @@ def replay(
         raise typer.BadParameter(str(exc), param_hint="--set") from exc
     moment = _since(since)
 
-    async def run() -> list:  # type: ignore[type-arg]
+    async def run() -> list[RecordedTurn]:
         db = Database(settings.sqlalchemy_url)
         try:
             await db.migrate()

@@ -309,7 +309,7 @@ def _resolutions(conn: Connection, w: Window) -> list[tuple[int | None, Any, Any
             data["since_handoff_seconds"].as_float(),
         ).where(_events.c.type == RESOLVED, _in_window(_events, w))
     ).all()
-    return [tuple(row) for row in rows]  # type: ignore[misc]
+    return [tuple(row) for row in rows]
 
 
 def _assignments(conn: Connection, w: Window) -> list[tuple[int | None, float | None]]:
@@ -605,7 +605,7 @@ def csv_page(
     facts: dict[str, _Row] = defaultdict(_Row)
     for event in events:
         facts[event.conversation_id].see(event.type, event.created_at, event)
-    counts = dict(
+    counts: dict[str, int] = dict(
         conn.execute(
             select(_messages.c.conversation_id, func.count())
             .where(

@@ -38,7 +38,8 @@ def _plain(value: Any) -> Any:
         return [_plain(item) for item in value]
     if isinstance(value, dict):
         return {key: _plain(item) for key, item in value.items()}
-    names = _field_names(type(value))
+    kind: type = type(value)  # annotated: mypy takes type(<Any>) for unhashable
+    names = _field_names(kind)
     if names is None:
         return value
     return {name: _plain(getattr(value, name)) for name in names}
@@ -55,7 +56,7 @@ def _frame(data: dict[str, Any] | None) -> Frame | None:
     handoff = data.get("handoff")
     return Frame(
         intent=data["intent"],
-        slots=tuple(tuple(pair) for pair in data.get("slots", ())),  # type: ignore[misc]
+        slots=tuple(tuple(pair) for pair in data.get("slots", ())),
         missing=tuple(data.get("missing", ())),
         invalid=tuple(data.get("invalid", ())),
         problems=tuple(data.get("problems", ())),

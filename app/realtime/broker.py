@@ -102,7 +102,7 @@ class Subscription:
             if self._error is not None:
                 raise self._error
             raise StopAsyncIteration
-        return item  # type: ignore[no-any-return]
+        return item
 
 
 class Broker(Protocol):
