@@ -556,7 +556,7 @@ def _write(
     now = utcnow()
     total = len(creates) + len(updates)
     done = 0
-    for batch in _batches(creates):
+    for chunk in _batches(creates):
         rows = [
             {
                 **draft.model_dump(exclude={"slug"}),
@@ -568,7 +568,7 @@ def _write(
                 "created_at": now,
                 "updated_at": now,
             }
-            for draft, digest in batch
+            for draft, digest in chunk
         ]
         ids = (
             conn.execute(
@@ -584,7 +584,7 @@ def _write(
                 for i, row in zip(ids, rows, strict=True)
             ],
         )
-        done += len(batch)
+        done += len(chunk)
         if progress is not None:
             progress(done, total)
 

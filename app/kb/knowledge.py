@@ -240,11 +240,11 @@ class KnowledgeIndex:
             plan.hashes,
             uuid.uuid4().hex,
         )
-        index = build_index(vectors, choice, trained=live.faiss_index)
+        ann = build_index(vectors, choice, trained=live.faiss_index)
         stored.save(self._folder, model_key=self._model_key)
-        save_index(index, self._folder, build_id=stored.build_id)
+        save_index(ann, self._folder, build_id=stored.build_id)
         return (
-            VectorIndex(stored, centroid_weight=self._centroid_weight, index=index),
+            VectorIndex(stored, centroid_weight=self._centroid_weight, index=ann),
             choice,
             "built",
         )

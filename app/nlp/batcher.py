@@ -165,7 +165,7 @@ class MicroBatcher:
     def _fail_queued(self, exc: BaseException | None) -> None:
         """Fail (or, with None, cancel) every request still in the queue."""
         while self._bulk:
-            future = self._bulk.popleft().future
+            future: asyncio.Future[Any] = self._bulk.popleft().future
             if not future.done():
                 if exc is None:
                     future.cancel()

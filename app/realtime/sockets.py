@@ -102,12 +102,12 @@ async def read_token(socket: LiveSocket) -> str:
         ) from None
     except ValueError:
         frame = {}
-    token = frame.get("token")
-    if frame.get("type") != "auth" or not isinstance(token, str) or not token.strip():
+    sent = frame.get("token")
+    if frame.get("type") != "auth" or not isinstance(sent, str) or not sent.strip():
         raise StreamClosed(
             UNAUTHORIZED, 'the first frame must be {"type":"auth","token":"<token>"}'
         )
-    return token.strip()
+    return sent.strip()
 
 
 async def answer_client(socket: LiveSocket) -> None:
