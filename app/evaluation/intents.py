@@ -185,7 +185,7 @@ def intents_command(
 
     threshold = policy.intent_threshold
     chosen_on = "the policy default (intent_threshold)"
-    if val_rows is not None and oos_label is not None:
+    if val is not None and val_rows is not None and oos_label is not None:
         val_texts, val_truth = _split(val_rows)
         if oos_label in val_truth:
             val_vectors = encode_texts(embedder, val_texts)

@@ -272,7 +272,7 @@ def sentiment_command(
         ),
         score_result("learned half alone", scored.learned, truth, None, "—"),
     ]
-    if calibration_rows is not None:
+    if calibration is not None and calibration_rows is not None:
         calibration_texts, calibration_truth = _normalise(calibration_rows, negative_label)
         typer.echo(f"encoding {len(calibration_texts):,} rows of {calibration} ...", err=True)
         held = score_texts(model, embed_texts, calibration_texts)

@@ -145,7 +145,9 @@ def macro_recall(truth: Sequence[str] | np.ndarray, predicted: np.ndarray) -> fl
     return float(np.mean(recalls)) if recalls else 0.0
 
 
-def choose_band(scores: np.ndarray, truth: Sequence[str], step: float = GRID_STEP) -> NeutralBand:
+def choose_band(
+    scores: np.ndarray, truth: Sequence[str] | np.ndarray, step: float = GRID_STEP
+) -> NeutralBand:
     """The thresholds on a `step` grid in (-1, 1) that maximise 3-class macro recall of
     `scores` against `truth` (ties: the first in grid order, so the result is deterministic)."""
     grid = np.round(np.arange(-1.0 + step, 1.0, step), 6)
