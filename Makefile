@@ -34,11 +34,12 @@ run: setup
 test: lint
 	$(BIN)/python -m pytest
 
-# Style, then the structure rules (docs/architecture.md): layers, purity, no cycles.
+# Style, then the structure rules (docs/architecture.md): layers, purity, no cycles; then types.
 lint: setup
 	$(BIN)/ruff check app tests scripts
 	$(BIN)/ruff format --check app tests scripts
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 bench: setup
 	$(BIN)/python scripts/bench_turn.py --write
@@ -48,4 +49,4 @@ eval: setup
 	$(BIN)/python scripts/calibrate_threshold.py --write
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .ruff_cache
+	rm -rf $(VENV) data .pytest_cache .ruff_cache .mypy_cache
