@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.engine import Connection
 
 from app.auth.models import Presence, User
@@ -92,7 +92,7 @@ def is_open(hours: BusinessHours | None, now: datetime) -> bool:
     return hhmm >= hours.open or hhmm < hours.close  # opening hours that span midnight
 
 
-def _online_clause(now: datetime, settings: AgentSettings):  # type: ignore[no-untyped-def]
+def _online_clause(now: datetime, settings: AgentSettings) -> tuple[ColumnElement[bool], ...]:
     seen_after = now - timedelta(seconds=settings.presence_timeout_seconds)
     return (
         _users.c.active.is_(True),

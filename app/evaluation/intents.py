@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated
@@ -51,7 +52,7 @@ class IntentReport:
     macro_f1: float
 
 
-def _calibrate(policy: PolicySettings):  # type: ignore[no-untyped-def]
+def _calibrate(policy: PolicySettings) -> Callable[[float], float]:
     from app.policy.calibration import kb_confidence
 
     return lambda score: kb_confidence(score, policy)

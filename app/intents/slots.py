@@ -10,9 +10,11 @@ accepted only when the bot has just asked for that slot.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
+from typing import Any
 
 from app.intents.definitions import SlotDef, SlotType
 
@@ -70,7 +72,7 @@ def _find_amount(text: str, *, loose: bool) -> _Match | None:
 
 
 @lru_cache(maxsize=1)
-def _date_search():  # type: ignore[no-untyped-def]
+def _date_search() -> Callable[..., Any]:  # dateparser ships no types
     from dateparser.search import search_dates
 
     return search_dates
