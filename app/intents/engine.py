@@ -88,17 +88,11 @@ class IntentEngine:
         log.info("intents: %d loaded from %s", len(catalog), settings.intents_dir)
         return cls(catalog, classifier, httpx.AsyncClient(), targets)
 
-    def guess(
-        self, vector: np.ndarray, text: str, calibrate: Callable[[float], float]
-    ) -> IntentSignal | None:
-        """The likeliest intent for a message (its vector and text), with its confidence and
-        match (see `IntentClassifier.predict`)."""
-        return self.guess_many(np.asarray(vector).reshape(1, -1), [text], calibrate)[0]
-
     def guess_many(
         self, vectors: np.ndarray, texts: list[str], calibrate: Callable[[float], float]
     ) -> list[IntentSignal | None]:
-        """`guess` for several messages at once (their vectors as rows, and texts)."""
+        """The likeliest intent for each message (their vectors as rows, and texts), with its
+        confidence and match (see `IntentClassifier.predict`)."""
         if self.classifier is None:
             return [None] * len(texts)
         guesses = self.classifier.predict(vectors, threshold=0.0, calibrate=calibrate, texts=texts)
