@@ -17,16 +17,6 @@ class ConversationCreated(BaseModel):
     created_at: datetime
 
 
-class ConversationRead(BaseModel):
-    """A conversation as its customer sees it."""
-
-    id: str
-    status: str
-    last_seq: int
-    created_at: datetime
-    updated_at: datetime
-
-
 class MessageIn(BaseModel):
     """A customer message. `client_id` makes a retried post idempotent."""
 

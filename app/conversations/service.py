@@ -89,7 +89,6 @@ _RESERVE_TURN = (
         _conversations.c.dialog,
         _conversations.c.assigned_agent_id,
         _conversations.c.follow_up,
-        _conversations.c.contact_email,
     )
 )
 _SAVE_DIALOG = (
@@ -155,7 +154,6 @@ class Reservation:
     dialog: dict[str, Any]
     assigned_agent_id: int | None = None
     follow_up: bool = False
-    contact_email: str | None = None
 
     @property
     def bot_replies(self) -> bool:
@@ -178,7 +176,6 @@ def reserve_turn(conn: Connection, *, conversation_id: str) -> Reservation:
         dict(row.dialog or {}),
         row.assigned_agent_id,
         bool(row.follow_up),
-        row.contact_email,
     )
 
 
