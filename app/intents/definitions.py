@@ -241,11 +241,6 @@ class IntentDef(_Strict):
             return self.action
         return ReplyAction(type="reply", reply=self.reply or "")
 
-    @property
-    def requires_human(self) -> bool:
-        """Whether this intent always hands the conversation to a person."""
-        return isinstance(self.action, HandoffAction)
-
 
 class IntentFormatError(ValueError):
     """One or more intent files are malformed; `problems` lists `file: field: what to fix`."""

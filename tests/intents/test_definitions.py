@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from app.conversations.dialog import frame_for
 from app.intents.builtin import HUMAN_INTENT, with_builtins
 from app.intents.definitions import HttpAction, IntentFormatError, load_intents
+from app.policy.decision import HandoffReason
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -50,7 +52,8 @@ def test_name_examples_and_reply_make_a_complete_intent(tmp_path: Path) -> None:
 def test_talk_to_human_is_built_in(tmp_path: Path) -> None:
     write(tmp_path, "hours.yaml", "name: hours\nexamples: [a, b, c]\nreply: 9 to 5\n")
     catalog = with_builtins(load_intents(tmp_path))
-    assert catalog.intents[HUMAN_INTENT].requires_human
+    frame = frame_for(catalog.intents[HUMAN_INTENT], {}, {})
+    assert frame.handoff is HandoffReason.EXPLICIT_REQUEST
 
 
 @pytest.mark.parametrize(
