@@ -18,11 +18,12 @@ repeat is answered at once without queueing; a text already waiting for the enco
 encoded once for every caller asking for it meanwhile. The model never changes while the
 service runs, so entries never go stale. Bulk work bypasses the cache.
 
-A caller that needs more than the vector (a customer turn: knowledge hits, intent, sentiment)
-asks `encode_and_read`: the `reader` set with `set_reader` then runs on the worker thread right
-after the encode, over the whole batch at once (one index search and one matrix product per
-model instead of one per message), and off the event loop. A text answered from the cache, or
-shared with another caller, comes back without a reading: the caller reads it itself.
+A single text (a customer turn's) goes through `encode_and_read`, which also returns what the
+turn reads from the vector (knowledge hits, intent, sentiment): the `reader` set with
+`set_reader` runs on the worker thread right after the encode, over the whole batch at once (one
+index search and one matrix product per model instead of one per message), and off the event
+loop. A text answered from the cache, or shared with another caller, comes back without a
+reading: the caller reads it itself.
 """
 
 from __future__ import annotations
@@ -70,7 +71,6 @@ class _Request:
     future: asyncio.Future[tuple[np.ndarray, Any]]  # the vector and the reading (or None)
     key: str | None = None  # cache key; None when the text is not cached
     waiters: int = 1  # callers awaiting `future`; when all give up, it is cancelled
-    read: bool = False  # whether its caller wants the reader's reading
 
 
 @dataclass
@@ -192,19 +192,10 @@ class MicroBatcher:
         no reading (and read their texts themselves); their vectors are unaffected."""
         self._reader = reader
 
-    async def encode_one(self, text: str) -> np.ndarray:
-        """The vector of one text (read-only): from the cache, or encoded together with
-        whatever else is waiting."""
-        vector, _ = await self._submit(text, read=False)
-        return vector
-
     async def encode_and_read(self, text: str) -> tuple[np.ndarray, Any | None]:
-        """The vector of one text and, when it was encoded for this caller, the reader's
-        reading of it (None from the cache, for a text another caller had queued, or with no
-        reader set)."""
-        return await self._submit(text, read=True)
-
-    async def _submit(self, text: str, *, read: bool) -> tuple[np.ndarray, Any | None]:
+        """The vector of one text (read-only: from the cache, or encoded together with whatever
+        else is waiting) and, when it was encoded for this caller, the reader's reading of it
+        (None from the cache, for a text another caller had queued, or with no reader set)."""
         if not self._running:
             raise EmbedderError("the encoder is not running")
         key = None
@@ -222,7 +213,7 @@ class MicroBatcher:
                 vector, _ = await self._wait(pending)
                 return vector, None  # the reading, if any, is its first caller's
             self.stats.cache_misses += 1
-        request = _Request(text, asyncio.get_running_loop().create_future(), key, read=read)
+        request = _Request(text, asyncio.get_running_loop().create_future(), key)
         if key is not None:
             self._pending[key] = request
         self._waiting.append(request)
@@ -358,10 +349,7 @@ class MicroBatcher:
         started = time.perf_counter()
         try:
             vectors, readings = await loop.run_in_executor(
-                self._executor,
-                self._encode_and_read,
-                [r.text for r in live],
-                [r.read for r in live],
+                self._executor, self._encode_and_read, [r.text for r in live]
             )
         except asyncio.CancelledError:
             for r in live:
@@ -380,29 +368,23 @@ class MicroBatcher:
             if not r.future.done():
                 r.future.set_result((kept, reading))
 
-    def _encode_and_read(
-        self, texts: list[str], wanted: list[bool]
-    ) -> tuple[np.ndarray, list[Any | None]]:
-        """On the worker thread: the batch's vectors, then the reader's readings of the texts
-        whose callers want one."""
+    def _encode_and_read(self, texts: list[str]) -> tuple[np.ndarray, list[Any | None]]:
+        """On the worker thread: the batch's vectors, then the reader's readings of them."""
         vectors = self._encode(texts)
         if len(vectors) != len(texts):
             raise RuntimeError(f"encoder returned {len(vectors)} vectors for {len(texts)}")
         readings: list[Any | None] = [None] * len(texts)
         reader = self._reader
-        rows = [i for i, want in enumerate(wanted) if want]
-        if reader is None or not rows:
+        if reader is None:
             return vectors, readings
         try:
-            found = reader([texts[i] for i in rows], vectors[rows])
-            if len(found) != len(rows):
-                raise RuntimeError(f"reader returned {len(found)} readings for {len(rows)}")
+            found = reader(texts, vectors)
+            if len(found) != len(texts):
+                raise RuntimeError(f"reader returned {len(found)} readings for {len(texts)}")
         except Exception:
-            log.exception("reading a batch of %d messages failed; each is read alone", len(rows))
+            log.exception("reading a batch of %d messages failed; each is read alone", len(texts))
             return vectors, readings
-        for i, reading in zip(rows, found, strict=True):
-            readings[i] = reading
-        return vectors, readings
+        return vectors, list(found)
 
     def _record(self, size: int, seconds: float) -> None:
         self.stats.batches += 1

@@ -135,6 +135,13 @@ def test_unknown_model_path_fails_clearly(tmp_path: Path) -> None:
         Embedder(str(tmp_path / "no-model"), backend="torch", cache_dir=tmp_path)
 
 
+async def vector_of(batcher: MicroBatcher, text: str) -> np.ndarray:
+    """The vector of a customer text, asked for the way a turn asks (no reader is set here)."""
+    vector, reading = await batcher.encode_and_read(text)
+    assert reading is None
+    return vector
+
+
 async def test_concurrent_requests_share_batches_and_get_their_own_vectors(
     embedder: Embedder,
 ) -> None:
@@ -142,7 +149,7 @@ async def test_concurrent_requests_share_batches_and_get_their_own_vectors(
     batcher.start()
     try:
         texts = [f"question {i}: where is my parcel number {i}?" for i in range(48)]
-        vectors = await asyncio.gather(*[batcher.encode_one(t) for t in texts])
+        vectors = await asyncio.gather(*[vector_of(batcher, t) for t in texts])
     finally:
         await batcher.close()
     expected = embedder.encode(texts)
@@ -157,9 +164,9 @@ async def test_a_cancelled_request_does_not_break_the_batcher(embedder: Embedder
     batcher = MicroBatcher(embedder.encode, max_batch=8, window_ms=0.0)
     batcher.start()
     try:
-        doomed = asyncio.ensure_future(batcher.encode_one("never mind"))
+        doomed = asyncio.ensure_future(vector_of(batcher, "never mind"))
         doomed.cancel()
-        vector = await batcher.encode_one("still here")
+        vector = await vector_of(batcher, "still here")
     finally:
         await batcher.close()
     assert vector.shape == (embedder.dimension,)
@@ -179,15 +186,15 @@ async def test_a_failing_batch_fails_its_requests_and_the_next_one_works(
     batcher.start()
     try:
         results = await asyncio.gather(
-            batcher.encode_one("boom"), batcher.encode_one("fine"), return_exceptions=True
+            vector_of(batcher, "boom"), vector_of(batcher, "fine"), return_exceptions=True
         )
         assert any(isinstance(r, EmbedderError) for r in results)
-        vector = await batcher.encode_one("after the failure")
+        vector = await vector_of(batcher, "after the failure")
         assert vector.shape == (embedder.dimension,)
     finally:
         await batcher.close()
     with pytest.raises(EmbedderError, match="not running"):
-        await batcher.encode_one("after close")
+        await vector_of(batcher, "after close")
 
 
 async def test_bulk_encoding_yields_to_customers_but_is_never_starved(embedder: Embedder) -> None:
@@ -199,7 +206,7 @@ async def test_bulk_encoding_yields_to_customers_but_is_never_starved(embedder: 
 
     async def customer() -> None:
         while not stop.is_set():
-            await batcher.encode_one("where is my order")
+            await vector_of(batcher, "where is my order")
 
     customers = [asyncio.create_task(customer()) for _ in range(8)]
     try:
@@ -237,9 +244,9 @@ async def test_repeated_texts_are_encoded_once_then_served_from_the_cache(
     )
     batcher.start()
     try:
-        first = await batcher.encode_one("Where is my order?")
-        again = await batcher.encode_one("  where IS my   order? ")
-        other = await batcher.encode_one("can I pay with klarna")
+        first = await vector_of(batcher, "Where is my order?")
+        again = await vector_of(batcher, "  where IS my   order? ")
+        other = await vector_of(batcher, "can I pay with klarna")
     finally:
         await batcher.close()
     assert batcher.stats.texts == 2  # the repeat never reached the encoder
@@ -257,7 +264,7 @@ async def test_concurrent_identical_texts_share_one_encode(embedder: Embedder) -
     batcher.start()
     try:
         texts = ["do you ship to Canada?"] * 10 + [f"question {i} about refunds" for i in range(5)]
-        vectors = await asyncio.gather(*[batcher.encode_one(t) for t in texts])
+        vectors = await asyncio.gather(*[vector_of(batcher, t) for t in texts])
     finally:
         await batcher.close()
     assert batcher.stats.texts == 6
@@ -277,11 +284,11 @@ async def test_the_cache_is_bounded_and_forgets_the_least_recently_used(
     batcher.start()
     try:
         for text in ["alpha question", "beta question", "alpha question", "gamma question"]:
-            await batcher.encode_one(text)
+            await vector_of(batcher, text)
         assert batcher.cache_entries == 2
         assert (batcher.stats.cache_hits, batcher.stats.cache_misses) == (1, 3)
-        await batcher.encode_one("alpha question")  # used recently: kept
-        await batcher.encode_one("beta question")  # the least recently used: forgotten
+        await vector_of(batcher, "alpha question")  # used recently: kept
+        await vector_of(batcher, "beta question")  # the least recently used: forgotten
     finally:
         await batcher.close()
     assert (batcher.stats.cache_hits, batcher.stats.cache_misses) == (2, 4)
@@ -296,18 +303,18 @@ async def test_a_caller_giving_up_does_not_fail_others_waiting_for_the_same_text
     )
     batcher.start()
     try:
-        quitter = asyncio.ensure_future(batcher.encode_one("is there a warranty"))
-        stayer = asyncio.ensure_future(batcher.encode_one("is there a warranty"))
+        quitter = asyncio.ensure_future(vector_of(batcher, "is there a warranty"))
+        stayer = asyncio.ensure_future(vector_of(batcher, "is there a warranty"))
         await asyncio.sleep(0)  # both are waiting for the same encode
         quitter.cancel()
         vector = await stayer
         assert vector.shape == (embedder.dimension,)
         assert quitter.cancelled()
         # Everyone giving up cancels the request; asking again later encodes it afresh.
-        alone = asyncio.ensure_future(batcher.encode_one("a question nobody waits for"))
+        alone = asyncio.ensure_future(vector_of(batcher, "a question nobody waits for"))
         await asyncio.sleep(0)
         alone.cancel()
-        again = await batcher.encode_one("a question nobody waits for")
+        again = await vector_of(batcher, "a question nobody waits for")
         assert again.shape == (embedder.dimension,)
     finally:
         await batcher.close()
@@ -328,8 +335,8 @@ async def test_a_failed_encode_is_not_cached(embedder: Embedder) -> None:
     batcher.start()
     try:
         with pytest.raises(EmbedderError):
-            await batcher.encode_one("boom")
-        vector = await batcher.encode_one("boom")  # encoded again, this time it works
+            await vector_of(batcher, "boom")
+        vector = await vector_of(batcher, "boom")  # encoded again, this time it works
     finally:
         await batcher.close()
     assert vector.shape == (embedder.dimension,)
@@ -356,10 +363,10 @@ async def test_requests_that_arrived_during_an_encode_go_next_without_the_window
     batcher = MicroBatcher(slow_encode, max_batch=64, window_ms=1500.0)
     batcher.start()
     try:
-        first = [asyncio.ensure_future(batcher.encode_one(f"first {i}")) for i in range(2)]
+        first = [asyncio.ensure_future(vector_of(batcher, f"first {i}")) for i in range(2)]
         while not encoding.is_set():  # the first batch (of 2: under load from now) is encoding
             await asyncio.sleep(0.005)
-        second = [asyncio.ensure_future(batcher.encode_one(f"second {i}")) for i in range(3)]
+        second = [asyncio.ensure_future(vector_of(batcher, f"second {i}")) for i in range(3)]
         await asyncio.gather(*first, *second)
     finally:
         await batcher.close()
@@ -397,7 +404,7 @@ async def test_several_workers_encode_batches_at_once_with_the_same_vectors(
     batcher.start()
     try:
         texts = [f"where is parcel {i}, it was due on day {i % 7}?" for i in range(40)]
-        vectors = await asyncio.gather(*[batcher.encode_one(t) for t in texts])
+        vectors = await asyncio.gather(*[vector_of(batcher, t) for t in texts])
         bulk = await batcher.encode_many(texts, chunk=5)
     finally:
         await batcher.close()
@@ -441,8 +448,8 @@ async def test_readers_run_over_the_batch_on_the_worker_and_only_for_encoded_tex
     try:
         texts = [f"is parcel {i} on its way?" for i in range(12)]
         first = await asyncio.gather(*[batcher.encode_and_read(t) for t in texts])
-        again, plain = await asyncio.gather(
-            batcher.encode_and_read(texts[0]), batcher.encode_one("only the vector please")
+        again, fresh = await asyncio.gather(
+            batcher.encode_and_read(texts[0]), batcher.encode_and_read("a question not seen yet")
         )
         failed = await asyncio.gather(
             batcher.encode_and_read("explode"), batcher.encode_and_read("still a vector")
@@ -453,7 +460,6 @@ async def test_readers_run_over_the_batch_on_the_worker_and_only_for_encoded_tex
     assert all(name.startswith("encoder") for _, name in calls)
     assert max(len(batch) for batch, _ in calls) > 1, "the reader never saw a whole batch"
     assert again[1] is None and np.array_equal(again[0], first[0][0])  # from the cache
-    assert plain.shape == (embedder.dimension,)
-    assert not any("only the vector please" in batch for batch, _ in calls)
+    assert fresh[1] == "a question not seen yet:1.000"
     assert [reading for _, reading in failed] == [None, None]
     assert all(vector.shape == (embedder.dimension,) for vector, _ in failed)
