@@ -203,17 +203,6 @@ def set_password_hash(conn: Connection, *, user_id: int, password_hash: str) -> 
     )
 
 
-def authenticate(conn: Connection, *, email: str, password: str) -> StaffUser | None:
-    """The active account whose email and password these are, else None (unknown emails take
-    as long to refuse as wrong passwords). Hashes in the caller's thread: request paths use
-    `find_credentials` and `passwords.verify_off_loop` instead."""
-    found = find_credentials(conn, email=email)
-    ok = passwords.verify_password(found.password_hash if found else None, password)
-    if found is None or not ok or not found.user.active:
-        return None
-    return found.user
-
-
 def issue_token(conn: Connection, *, user_id: int, hours: float) -> tuple[str, datetime]:
     """A new bearer token for the user (returned once, stored hashed) and when it expires.
     The user's expired tokens are deleted on the way."""

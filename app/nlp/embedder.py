@@ -282,7 +282,6 @@ class Embedder:
         threads: int = 0,
         workers: int = 1,
     ) -> None:
-        self.model_name = model
         self.backend: Backend = backend
         self._model: SentenceTransformer | None = None
         self._direct: _OnnxMeanPooling | None = None
