@@ -86,7 +86,6 @@ class BatchStats:
     batches: int = 0
     texts: int = 0
     largest_batch: int = 0
-    bulk_texts: int = 0  # texts encoded for bulk work (indexing), not counted in `texts`
     busy_seconds: float = field(default=0.0)
     cache_hits: int = 0  # single texts answered from the cache or by an encode in flight
     cache_misses: int = 0  # single texts that had to be encoded
@@ -339,7 +338,6 @@ class MicroBatcher:
             if not job.future.done():
                 job.future.set_exception(exc)
             return
-        self.stats.bulk_texts += len(job.texts)
         self.stats.busy_seconds += time.perf_counter() - started
         if not job.future.done():
             job.future.set_result(vectors)
