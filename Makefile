@@ -34,12 +34,14 @@ run: setup
 test: lint
 	$(BIN)/python -m pytest
 
-# Style, then the structure rules (docs/architecture.md): layers, purity, no cycles; then types.
+# Style, then the structure rules (docs/architecture.md): layers, purity, no cycles; then
+# types (mypy) and dead code (vulture), both configured in pyproject.toml.
 lint: setup
 	$(BIN)/ruff check app tests scripts
 	$(BIN)/ruff format --check app tests scripts
 	$(BIN)/lint-imports
 	$(BIN)/mypy
+	$(BIN)/vulture
 
 bench: setup
 	$(BIN)/python scripts/bench_turn.py --write
