@@ -138,7 +138,7 @@ class Runtime:
         batcher.set_reader(reader.read_batch)
         # What start-up loaded (model, tokenizer, classifiers, index: half a million objects)
         # lives as long as the service: keep it out of the collector's full passes, each of
-        # which took 240 ms here, a pause every customer of the moment waited through. Only the
+        # which would take 240 ms here, a pause every customer of the moment waits through. Only the
         # young generations are collected first: a full pass would itself cost that much, on
         # every start of a process that starts many services (the test suite).
         gc.collect(1)

@@ -1,12 +1,10 @@
 """Group commit on SQLite: one thread runs every writing transaction of the process.
 
 SQLite lets one writer in at a time. With a pool of threads each taking the write lock in turn,
-the waiting threads sleep in SQLite's busy handler and the holder needs the GIL back after every
-statement (the driver releases it around each one) while the event loop and the encoders hold
-it: a turn's few statements kept the lock for tens of milliseconds, and with repeated questions
-(the encoder idle) the service stalled near 330 turns a second on one of its two cores. With
-one writer, 20-second runs of scripts/bench_throughput.py went from 279 to 292-304 turns/s with
-varied questions and from 334 to 341-345 with repeated ones (docs/BENCHMARKS.md).
+the waiting threads would sleep in SQLite's busy handler and the holder would need the GIL back
+after every statement (the driver releases it around each one) while the event loop and the
+encoders hold it: a turn's few statements would keep the lock for tens of milliseconds. What the
+design below sustains under load (scripts/bench_throughput.py) is in docs/BENCHMARKS.md.
 
 Here one thread owns the writing connection. Whatever transactions queued up while it was busy
 run together in one `BEGIN IMMEDIATE ... COMMIT`, each inside its own savepoint: a function that
@@ -16,8 +14,8 @@ commit, so nothing is reported stored before it is. If the group's commit itself
 function of the group runs again alone, in its own transaction, so one bad apple cannot fail
 the others. A lone transaction runs without a savepoint.
 
-The functions run one after another, as the lock made them run before, so each still sees the
-state the previous one left: a turn's reservation of sequence numbers stays atomic.
+The functions run one after another, as SQLite's write lock would run them anyway, so each sees
+the state the previous one left: a turn's reservation of sequence numbers stays atomic.
 """
 
 from __future__ import annotations

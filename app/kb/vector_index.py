@@ -11,13 +11,13 @@ mean of all its passage vectors) and `best_closeness` is the highest closeness a
 found for the query. The article the centroids prefer keeps its best cosine, so the answer
 threshold keeps its meaning; the others lose in proportion to how far behind they are. One
 passage that happens to share a phrasing with the query ("create an account" for "delete my
-account") no longer wins over an article all of whose phrasings agree with it, and the runner-up
+account") does not win over an article all of whose phrasings agree with it, and the runner-up
 is pushed away from the best unless the centroids cannot tell them apart either, which is what
 the policy's `ambiguity_margin` then catches (re-calibrate it with `scripts/calibrate_policy.py`
 when the weight changes: gaps are wider than with the best passage alone). The weight was chosen
 by `scripts/eval_scoring.py` on validation data only (CLINC150 val, Bitext dev, BANKING77-OOS
 val; StackFAQ dev as a guard). Centroids are recomputed from the stored vectors whenever an index
-is built, so nothing extra is persisted and the file format is unchanged.
+is built, so none are persisted.
 
 Vectors are persisted with the content hash of the article they came from, so a rebuild
 re-embeds only articles whose content changed (none after a restart with the same content).

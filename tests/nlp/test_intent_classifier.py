@@ -98,9 +98,9 @@ def test_one_intent_is_not_enough(embedder: Embedder) -> None:
 
 def test_the_lexical_head_scores_as_scikit_learn_does(embedder: Embedder) -> None:
     """The lexical head computes TF-IDF per message itself (no sparse matrices, no per-call
-    validation); its numbers are those of `TfidfVectorizer.transform`, which the classifier
-    used before: the mixture weights fitted on out-of-fold lexical logits and the probabilities
-    below were recorded with it."""
+    validation), with the numbers of `TfidfVectorizer.transform`: the mixture weights fitted on
+    out-of-fold lexical logits and the probabilities below are those scikit-learn's transform
+    gives."""
     texts = [t for examples in EXAMPLES.values() for t in examples]
     labels = [name for name, examples in EXAMPLES.items() for _ in examples]
     classifier = IntentClassifier.fit(embedder.encode(texts), labels, texts=texts)
