@@ -1,10 +1,11 @@
 """Admins' article editing: create, update, delete, list and search, every version kept,
 revert; the caller owns the transaction (a synchronous `Connection`, via `Database.run`).
 
-Any change to what is published bumps the knowledge revision in the same transaction; the
-index refresher (app/kb/refresher.py) sees the new revision and swaps in a rebuilt index off
-the request path. An article edited through the API becomes `source = "api"`, so the
-knowledge folder sync at start-up never overwrites an admin's edit.
+The writes go through app/kb/writes.py, which records each version (`created`, `updated`,
+`reverted`) and bumps the knowledge revision in the same transaction when published knowledge
+changes; the index refresher (app/kb/refresher.py) sees the new revision and swaps in a rebuilt
+index off the request path. An article edited through the API becomes `source = "api"`, so
+the knowledge folder sync at start-up never overwrites an admin's edit.
 """
 
 from __future__ import annotations
@@ -14,58 +15,26 @@ from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import String, cast, delete, func, insert, or_, select, update
-from sqlalchemy.engine import Connection, RowMapping
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy.engine import Connection
 
 from app.auth.models import User
-from app.db import utcnow
 from app.errors import Conflict, NotFound, Unprocessable
-from app.kb.loader import ArticleIn
-from app.kb.models import Article, ArticleVersion, KbRevision
+from app.kb.models import Article, ArticleVersion
 from app.kb.schemas import ArticleDraft
+from app.kb.writes import PUBLISHED as PUBLISHED
+from app.kb.writes import Change, Content, write_articles
+from app.kb.writes import bump_revision as bump_revision
+from app.kb.writes import get_revision as get_revision
 
 _articles = Article.__table__
 _versions = ArticleVersion.__table__
-_revision = KbRevision.__table__
 _users = User.__table__
-
-PUBLISHED = "published"
-
-
-def bump_revision(conn: Connection) -> int:
-    """Record that published knowledge changed; returns the new revision."""
-    now = utcnow()
-    current = conn.execute(
-        update(_revision)
-        .where(_revision.c.id == 1)
-        .values(revision=_revision.c.revision + 1, updated_at=now)
-        .returning(_revision.c.revision)
-    ).scalar()
-    if current is not None:
-        return int(current)
-    try:
-        with conn.begin_nested():  # the very first change; another may be inserting it too
-            conn.execute(insert(_revision).values(id=1, revision=1, updated_at=now))
-        return 1
-    except IntegrityError:
-        return bump_revision(conn)
-
-
-def get_revision(conn: Connection) -> int:
-    """The knowledge revision (0 before anything was loaded)."""
-    return int(conn.execute(select(_revision.c.revision).where(_revision.c.id == 1)).scalar() or 0)
 
 
 def content_hash(draft: ArticleDraft) -> str:
     """The digest the index keys an article's passages by (same as for files)."""
-    return ArticleIn(
-        slug="",
-        title=draft.title,
-        body=draft.body,
-        questions=tuple(draft.questions),
-        tags=tuple(draft.tags),
-    ).content_hash
+    return Content.of_draft(draft, slug="").content_hash
 
 
 def slugify(title: str) -> str:
@@ -92,28 +61,13 @@ def _free_slug(conn: Connection, wanted: str, *, exclude_id: int | None = None) 
     return f"{wanted}-{n}"
 
 
-def _record_version(
-    conn: Connection, row: RowMapping, *, change: str, author_id: int | None
-) -> None:
-    conn.execute(
-        insert(_versions).values(
-            article_id=row["id"],
-            version=row["version"],
-            title=row["title"],
-            body=row["body"],
-            questions=list(row["questions"]),
-            tags=list(row["tags"]),
-            status=row["status"],
-            change=change,
-            author_id=author_id,
-            created_at=utcnow(),
-        )
-    )
-
-
-def get_article(conn: Connection, *, article_id: int) -> dict[str, Any]:
-    """One article (404 if there is none)."""
-    row = conn.execute(select(_articles).where(_articles.c.id == article_id)).mappings().first()
+def get_article(conn: Connection, *, article_id: int, lock: bool = False) -> dict[str, Any]:
+    """One article (404 if there is none). With `lock` (PostgreSQL), another transaction's
+    write of it waits for the caller's to end."""
+    query = select(_articles).where(_articles.c.id == article_id)
+    if lock:
+        query = query.with_for_update()
+    row = conn.execute(query).mappings().first()
     if row is None:
         raise NotFound(f"article {article_id} does not exist")
     return dict(row)
@@ -159,39 +113,19 @@ def list_articles(
 def create_article(
     conn: Connection, *, draft: ArticleDraft, author_id: int | None
 ) -> dict[str, Any]:
-    """Store a new article (version 1); bumps the revision when it is published."""
-    now = utcnow()
+    """Store a new article (version 1, `created`); bumps the revision when it is published."""
     if draft.slug:
         exists = conn.execute(select(_articles.c.id).where(_articles.c.slug == draft.slug)).first()
         if exists is not None:
             raise Conflict(f"an article with slug {draft.slug!r} exists; choose another slug")
     slug = draft.slug or _free_slug(conn, slugify(draft.title))
-    row = (
-        conn.execute(
-            insert(_articles)
-            .values(
-                slug=slug,
-                title=draft.title,
-                body=draft.body,
-                questions=draft.questions,
-                tags=draft.tags,
-                status=draft.status,
-                source="api",
-                content_hash=content_hash(draft),
-                version=1,
-                updated_by=author_id,
-                created_at=now,
-                updated_at=now,
-            )
-            .returning(*_articles.c)
-        )
-        .mappings()
-        .one()
+    written = write_articles(
+        conn,
+        change=Change.CREATED,
+        author_id=author_id,
+        creates=[Content.of_draft(draft, slug=slug)],
     )
-    _record_version(conn, row, change="created", author_id=author_id)
-    if draft.status == PUBLISHED:
-        bump_revision(conn)
-    return dict(row)
+    return get_article(conn, article_id=written.created_ids[0])
 
 
 def update_article(
@@ -201,16 +135,12 @@ def update_article(
     draft: ArticleDraft,
     author_id: int | None,
     expected_version: int | None = None,
-    change: str = "updated",
+    change: Change = Change.UPDATED,
 ) -> dict[str, Any]:
-    """Replace an article's content (a new version). With `expected_version`, 409 if someone
-    saved another version since. Bumps the revision when published knowledge changes."""
-    current = get_article(conn, article_id=article_id)
-    has_history = conn.execute(
-        select(_versions.c.id).where(_versions.c.article_id == article_id).limit(1)
-    ).first()
-    if has_history is None:  # loaded from the knowledge folder: keep that text as history
-        _record_version(conn, current, change="imported", author_id=None)  # type: ignore[arg-type]
+    """Replace an article's content (a new version, saved as `change`). With
+    `expected_version`, 409 if someone saved another version since. Bumps the revision when
+    published knowledge changes."""
+    current = get_article(conn, article_id=article_id, lock=True)
     if expected_version is not None and expected_version != current["version"]:
         raise Conflict(
             f"article {article_id} is at version {current['version']}, not {expected_version}; "
@@ -227,48 +157,19 @@ def update_article(
         if taken is not None:
             raise Conflict(f"an article with slug {draft.slug!r} exists; choose another slug")
         slug = draft.slug
-    digest = content_hash(draft)
-    row = (
-        conn.execute(
-            update(_articles)
-            .where(_articles.c.id == article_id, _articles.c.version == current["version"])
-            .values(
-                slug=slug,
-                title=draft.title,
-                body=draft.body,
-                questions=draft.questions,
-                tags=draft.tags,
-                status=draft.status,
-                source="api",
-                content_hash=digest,
-                version=_articles.c.version + 1,
-                updated_by=author_id,
-                updated_at=utcnow(),
-            )
-            .returning(*_articles.c)
-        )
-        .mappings()
-        .first()
+    write_articles(
+        conn,
+        change=change,
+        author_id=author_id,
+        updates=[(current, Content.of_draft(draft, slug=slug))],
     )
-    if row is None:
-        raise Conflict(f"article {article_id} changed while this edit was saved; retry it")
-    _record_version(conn, row, change=change, author_id=author_id)
-    was_live = current["status"] == PUBLISHED
-    is_live = draft.status == PUBLISHED
-    if was_live != is_live or (is_live and digest != current["content_hash"]):
-        bump_revision(conn)
-    return dict(row)
+    return get_article(conn, article_id=article_id)
 
 
 def delete_article(conn: Connection, *, article_id: int) -> None:
     """Delete an article and its history; bumps the revision if it was published."""
-    status = conn.execute(
-        delete(_articles).where(_articles.c.id == article_id).returning(_articles.c.status)
-    ).scalar()
-    if status is None:
+    if not write_articles(conn, deletes=[article_id]).deleted:
         raise NotFound(f"article {article_id} does not exist")
-    if status == PUBLISHED:  # the status the row had when it was deleted, not read before
-        bump_revision(conn)
 
 
 def list_versions(conn: Connection, *, article_id: int) -> list[dict[str, Any]]:
@@ -315,7 +216,7 @@ def revert_article(
             f"version {version} cannot be restored as it is ({problems}); edit the article instead"
         ) from exc
     return update_article(
-        conn, article_id=article_id, draft=draft, author_id=author_id, change="reverted"
+        conn, article_id=article_id, draft=draft, author_id=author_id, change=Change.REVERTED
     )
 
 
