@@ -22,7 +22,6 @@ from app.auth.models import User
 from app.errors import Conflict, NotFound, Unprocessable
 from app.kb.models import Article, ArticleVersion
 from app.kb.schemas import ArticleDraft
-from app.kb.writes import PUBLISHED as PUBLISHED
 from app.kb.writes import Change, Content, write_articles
 from app.kb.writes import bump_revision as bump_revision
 from app.kb.writes import get_revision as get_revision
@@ -30,11 +29,6 @@ from app.kb.writes import get_revision as get_revision
 _articles = Article.__table__
 _versions = ArticleVersion.__table__
 _users = User.__table__
-
-
-def content_hash(draft: ArticleDraft) -> str:
-    """The digest the index keys an article's passages by (same as for files)."""
-    return Content.of_draft(draft, slug="").content_hash
 
 
 def slugify(title: str) -> str:

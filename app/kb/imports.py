@@ -19,8 +19,9 @@ field and what to fix. Articles without a slug take one made from the title, so 
 the same file twice changes nothing.
 
 Applying matches articles by slug: a new slug creates an article, a known one gets a new
-version when its content or status differs. Writes are bulk statements in the caller's
-transaction, and the knowledge revision moves once, at the end, if published content changed.
+version when its content or status differs. The writes go through app/kb/writes.py in the
+caller's transaction, in bulk, each version saved as `import`; the knowledge revision moves
+once, at the end, if published content changed.
 """
 
 from __future__ import annotations
@@ -31,26 +32,30 @@ import json
 import re
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from app.db import utcnow
 from app.errors import AppError, Conflict, PayloadTooLarge
-from app.kb.articles import PUBLISHED, bump_revision, content_hash, get_revision, slugify
+from app.kb.articles import slugify
 from app.kb.loader import parse_article
-from app.kb.models import Article, ArticleVersion
 from app.kb.schemas import ArticleDraft
+from app.kb.writes import (
+    PUBLISHED,
+    Change,
+    Content,
+    Progress,
+    find_articles,
+    get_revision,
+    write_articles,
+)
 
 ImportFormat = Literal["json", "csv", "zip"]
-Progress = Callable[[int, int], None]
-"""Called with (done, total) as work advances (the CLI draws a progress bar from it)."""
 
 CSV_COLUMNS = ("slug", "title", "body", "questions", "tags", "status")
 READ_ONLY_FIELDS = frozenset({"id", "version", "source", "updated_by", "created_at", "updated_at"})
@@ -59,8 +64,6 @@ MAX_ZIP_ENTRIES = 20_000
 MAX_ZIP_BYTES = 128 * 1024 * 1024  # total uncompressed size of the articles read
 MAX_FILE_BYTES = 1024 * 1024  # one Markdown article
 MAX_LISTED_PROBLEMS = 1000
-BATCH_ROWS = 500
-IMPORT_CHANGE = "import"  # article_versions.change of versions an import saved
 
 _CONTENT_TYPES: dict[str, ImportFormat] = {
     "application/json": "json",
@@ -74,13 +77,9 @@ _CONTENT_TYPES: dict[str, ImportFormat] = {
     "application/x-zip": "zip",
 }
 _SLUG = re.compile(r"[a-z0-9][a-z0-9/_-]*")
-_articles = Article.__table__
-_versions = ArticleVersion.__table__
 
 # A CSV cell may hold a whole article body; the csv module's default cap is 128 KiB.
 csv.field_size_limit(max(csv.field_size_limit(), 4 * MAX_FILE_BYTES))
-
-T = TypeVar("T")
 
 
 class UnsupportedFormat(AppError):
@@ -469,38 +468,6 @@ def _validate(items: list[_RawItem], *, unit: str, progress: Progress | None) ->
 # --- applying ---------------------------------------------------------------------------
 
 
-def _batches(items: Sequence[T], size: int = BATCH_ROWS) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _existing(conn: Connection, slugs: list[str], *, lock: bool) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    for batch in _batches(slugs):
-        query = select(_articles).where(_articles.c.slug.in_(batch))
-        if lock:  # PostgreSQL: an API edit of the same articles waits for the import
-            query = query.with_for_update()
-        found.update({row["slug"]: dict(row) for row in conn.execute(query).mappings()})
-    return found
-
-
-def _version_row(
-    article_id: int, version: int, source: Any, *, change: str, author_id: int | None, now: Any
-) -> dict[str, Any]:
-    return {
-        "article_id": article_id,
-        "version": version,
-        "title": source["title"],
-        "body": source["body"],
-        "questions": list(source["questions"]),
-        "tags": list(source["tags"]),
-        "status": source["status"],
-        "change": change,
-        "author_id": author_id,
-        "created_at": now,
-    }
-
-
 def apply_import(
     conn: Connection,
     *,
@@ -512,21 +479,16 @@ def apply_import(
     """Create or update every draft (by slug) in the caller's transaction; returns the counts
     `created`, `updated`, `unchanged` and the resulting knowledge `revision`. With `dry_run`,
     only counts what would happen."""
-    existing = _existing(conn, [d.slug for d in drafts if d.slug], lock=not dry_run)
-    creates: list[tuple[ArticleDraft, str]] = []
-    updates: list[tuple[dict[str, Any], ArticleDraft, str]] = []
-    live_changed = False
+    existing = find_articles(conn, slugs=[d.slug for d in drafts if d.slug], lock=not dry_run)
+    creates: list[Content] = []
+    updates: list[tuple[dict[str, Any], Content]] = []
     for draft in drafts:
-        digest = content_hash(draft)
-        current = existing.get(draft.slug or "")
-        is_live = draft.status == PUBLISHED
+        content = Content.of_draft(draft, slug=draft.slug or "")
+        current = existing.get(content.slug)
         if current is None:
-            creates.append((draft, digest))
-            live_changed |= is_live
-        elif current["content_hash"] != digest or current["status"] != draft.status:
-            updates.append((current, draft, digest))
-            was_live = current["status"] == PUBLISHED
-            live_changed |= was_live != is_live or (is_live and digest != current["content_hash"])
+            creates.append(content)
+        elif content.differs_from(current):
+            updates.append((current, content))
     counts = {
         "created": len(creates),
         "updated": len(updates),
@@ -534,116 +496,17 @@ def apply_import(
     }
     if not dry_run:
         try:
-            _write(conn, creates, updates, author_id=author_id, progress=progress)
+            write_articles(
+                conn,
+                change=Change.IMPORT,
+                author_id=author_id,
+                creates=creates,
+                updates=updates,
+                progress=progress,
+            )
         except IntegrityError as exc:
             raise Conflict(
                 "another change created an article with one of these slugs during the import; "
                 "nothing was imported, import again"
             ) from exc
-        if live_changed:
-            bump_revision(conn)
     return {**counts, "revision": get_revision(conn)}
-
-
-def _write(
-    conn: Connection,
-    creates: list[tuple[ArticleDraft, str]],
-    updates: list[tuple[dict[str, Any], ArticleDraft, str]],
-    *,
-    author_id: int | None,
-    progress: Progress | None,
-) -> None:
-    now = utcnow()
-    total = len(creates) + len(updates)
-    done = 0
-    for chunk in _batches(creates):
-        rows = [
-            {
-                **draft.model_dump(exclude={"slug"}),
-                "slug": draft.slug,
-                "source": "api",
-                "content_hash": digest,
-                "version": 1,
-                "updated_by": author_id,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for draft, digest in chunk
-        ]
-        ids = (
-            conn.execute(
-                insert(_articles).returning(_articles.c.id, sort_by_parameter_order=True), rows
-            )
-            .scalars()
-            .all()
-        )
-        conn.execute(
-            insert(_versions),
-            [
-                _version_row(i, 1, row, change=IMPORT_CHANGE, author_id=author_id, now=now)
-                for i, row in zip(ids, rows, strict=True)
-            ],
-        )
-        done += len(chunk)
-        if progress is not None:
-            progress(done, total)
-
-    set_article = (
-        update(_articles)
-        .where(_articles.c.id == bindparam("b_id"))
-        .values(
-            title=bindparam("b_title"),
-            body=bindparam("b_body"),
-            questions=bindparam("b_questions"),
-            tags=bindparam("b_tags"),
-            status=bindparam("b_status"),
-            source="api",  # the folder sync at start-up no longer overwrites it
-            content_hash=bindparam("b_hash"),
-            version=bindparam("b_version"),
-            updated_by=author_id,
-            updated_at=now,
-        )
-    )
-    for batch in _batches(updates):
-        ids = [current["id"] for current, _, _ in batch]
-        with_history = set(
-            conn.execute(
-                select(_versions.c.article_id).where(_versions.c.article_id.in_(ids)).distinct()
-            ).scalars()
-        )
-        # Articles loaded from the folder have no history yet: keep their text as version 1.
-        versions = [
-            _version_row(c["id"], c["version"], c, change="imported", author_id=None, now=now)
-            for c, _, _ in batch
-            if c["id"] not in with_history
-        ]
-        params = []
-        for current, draft, digest in batch:
-            values = draft.model_dump(exclude={"slug"})
-            params.append(
-                {
-                    "b_id": current["id"],
-                    "b_title": values["title"],
-                    "b_body": values["body"],
-                    "b_questions": values["questions"],
-                    "b_tags": values["tags"],
-                    "b_status": values["status"],
-                    "b_hash": digest,
-                    "b_version": current["version"] + 1,
-                }
-            )
-            versions.append(
-                _version_row(
-                    current["id"],
-                    current["version"] + 1,
-                    values,
-                    change=IMPORT_CHANGE,
-                    author_id=author_id,
-                    now=now,
-                )
-            )
-        conn.execute(set_article, params)
-        conn.execute(insert(_versions), versions)
-        done += len(batch)
-        if progress is not None:
-            progress(done, total)
