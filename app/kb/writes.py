@@ -27,7 +27,7 @@ once, whatever the number of articles; the index refresher (app/kb/refresher.py)
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from functools import cached_property
 from typing import Any, Final, TypeVar
@@ -66,14 +66,10 @@ class Change(StrEnum):
 
 
 @dataclass(frozen=True)
-class Content:
-    """What a write sets on one article."""
+class Content(ArticleIn):
+    """What a write sets on one article: its text, as `ArticleIn` (whose `content_hash` the
+    index keys the article's passages by), and its status."""
 
-    slug: str
-    title: str
-    body: str
-    questions: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
     status: str = PUBLISHED
 
     @classmethod
@@ -91,24 +87,12 @@ class Content:
     @classmethod
     def of_file(cls, article: ArticleIn) -> Content:
         """An article read from the knowledge folder (always published)."""
-        return cls(
-            slug=article.slug,
-            title=article.title,
-            body=article.body,
-            questions=article.questions,
-            tags=article.tags,
-        )
+        return cls(**{f.name: getattr(article, f.name) for f in fields(ArticleIn)})
 
     @cached_property
     def content_hash(self) -> str:
-        """The digest the index keys the article's passages by (as for a file's `ArticleIn`)."""
-        return ArticleIn(
-            slug=self.slug,
-            title=self.title,
-            body=self.body,
-            questions=self.questions,
-            tags=self.tags,
-        ).content_hash
+        """`ArticleIn.content_hash`, computed once."""
+        return super().content_hash
 
     def values(self) -> dict[str, Any]:
         """The article columns this content sets."""
