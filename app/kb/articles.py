@@ -23,7 +23,6 @@ from app.errors import Conflict, NotFound, Unprocessable
 from app.kb.models import Article, ArticleVersion
 from app.kb.schemas import ArticleDraft
 from app.kb.writes import Change, Content, write_articles
-from app.kb.writes import bump_revision as bump_revision
 from app.kb.writes import get_revision as get_revision
 
 _articles = Article.__table__

@@ -1,16 +1,23 @@
-"""Persistence of articles: syncing the folder into the database, reading what is published."""
+"""Persistence of the knowledge folder's articles: syncing the folder into the database at
+start-up, reading what is published.
+
+The sync writes through app/kb/writes.py as `Change.FOLDER`: the articles it owns are
+`source = "file"` and keep no versions (the folder is their history; see writes.py).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.kb import articles
+from app.kb import writes
 from app.kb.loader import ArticleIn
 from app.kb.models import Article
+from app.kb.writes import FILE, PUBLISHED, Change, Content, find_articles, write_articles
 
 
 @dataclass(frozen=True)
@@ -30,70 +37,51 @@ class SyncReport:
 
 async def get_revision(session: AsyncSession) -> int:
     """The knowledge revision number (0 before anything was loaded)."""
-    return await session.run_sync(lambda s: articles.get_revision(s.connection()))
-
-
-async def bump_revision(session: AsyncSession) -> int:
-    """Record that published knowledge changed; returns the new revision."""
-    return await session.run_sync(lambda s: articles.bump_revision(s.connection()))
+    return await session.run_sync(lambda s: writes.get_revision(s.connection()))
 
 
 def article_from_file(article_in: ArticleIn, **extra: Any) -> Article:
-    """A published article row for an article read from the folder (`extra`: e.g. its id)."""
-    return Article(
-        slug=article_in.slug,
-        title=article_in.title,
-        body=article_in.body,
-        questions=list(article_in.questions),
-        tags=list(article_in.tags),
-        status="published",
-        source="file",
-        content_hash=article_in.content_hash,
-        **extra,
-    )
+    """A published article row for an article read from the folder (`extra`: e.g. its id),
+    with the content and source the sync stores."""
+    return Article(**Content.of_file(article_in).values(), source=FILE, **extra)
 
 
 async def sync_folder(session: AsyncSession, *, articles_in: list[ArticleIn]) -> SyncReport:
-    """Make the file-sourced articles in the database match `articles_in` (by slug).
+    """Make the file-sourced articles in the database match `articles_in` (by slug), in the
+    session's transaction.
 
-    Articles created through the API are never touched; an API article whose slug collides
+    Articles created through the API or an import are never touched; one whose slug collides
     with a file keeps its content.
     """
+    return await session.run_sync(lambda s: _sync_folder(s.connection(), articles_in))
+
+
+def _sync_folder(conn: Connection, articles_in: list[ArticleIn]) -> SyncReport:
+    """`sync_folder` on a connection."""
     # Only file articles and those whose slug a file claims: not every API article's body.
-    slugs = [a.slug for a in articles_in]
-    query = select(Article).where(or_(Article.source == "file", Article.slug.in_(slugs)))
-    existing = {a.slug: a for a in (await session.scalars(query)).all()}
-    added = updated = unchanged = removed = 0
-    seen: set[str] = set()
+    existing = find_articles(conn, slugs=[a.slug for a in articles_in], source=FILE, lock=True)
+    creates: list[Content] = []
+    updates: list[tuple[dict[str, Any], Content]] = []
+    unchanged = 0
     for article_in in articles_in:
-        seen.add(article_in.slug)
-        current = existing.get(article_in.slug)
+        content = Content.of_file(article_in)
+        current = existing.pop(content.slug, None)
         if current is None:
-            session.add(article_from_file(article_in))
-            added += 1
-        elif current.source != "file" or current.content_hash == article_in.content_hash:
-            unchanged += 1
+            creates.append(content)
+        elif current["source"] == FILE and content.differs_from(current):
+            updates.append((current, content))
         else:
-            current.title = article_in.title
-            current.body = article_in.body
-            current.questions = list(article_in.questions)
-            current.tags = list(article_in.tags)
-            current.content_hash = article_in.content_hash
-            updated += 1
-    for slug, article in existing.items():
-        if article.source == "file" and slug not in seen:
-            await session.delete(article)
-            removed += 1
-    report = SyncReport(added=added, updated=updated, removed=removed, unchanged=unchanged)
-    if report.changed:
-        await session.flush()
-        await bump_revision(session)
-    return report
+            unchanged += 1
+    gone = [row["id"] for row in existing.values() if row["source"] == FILE]
+    write_articles(conn, change=Change.FOLDER, creates=creates, updates=updates, deletes=gone)
+    return SyncReport(
+        added=len(creates), updated=len(updates), removed=len(gone), unchanged=unchanged
+    )
 
 
 async def list_published(session: AsyncSession) -> list[Article]:
     """Every published article, by id."""
     rows = await session.scalars(
-        select(Article).where(Article.status == "published").order_by(Article.id)
+        select(Article).where(Article.status == PUBLISHED).order_by(Article.id)
     )
     return list(rows.all())
