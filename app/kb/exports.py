@@ -26,9 +26,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from app.db import utcnow
-from app.kb.articles import get_revision
 from app.kb.imports import CSV_COLUMNS, ImportFormat, join_list
 from app.kb.models import Article
+from app.kb.writes import get_revision
 
 MEDIA_TYPES: dict[ImportFormat, str] = {
     "json": "application/json",

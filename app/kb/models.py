@@ -31,7 +31,8 @@ class Article(Base):
 
 
 class ArticleVersion(Base):
-    """One saved state of an article (every create, edit, revert and status change)."""
+    """One saved state of an article: each write other than the knowledge-folder sync saves
+    one, and an article's folder text is saved before the first of them (app/kb/writes.py)."""
 
     __tablename__ = "article_versions"
     __table_args__ = (
@@ -48,7 +49,7 @@ class ArticleVersion(Base):
     questions: Mapped[list[str]] = mapped_column(JSON, default=list)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(16))
-    change: Mapped[str] = mapped_column(String(16))  # created | updated | reverted
+    change: Mapped[str] = mapped_column(String(16))  # a writes.Change: what saved it
     author_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("users.id", ondelete="SET NULL"), default=None
     )
