@@ -23,7 +23,7 @@ from app.errors import Conflict, NotFound, Unprocessable
 from app.kb.models import Article, ArticleVersion
 from app.kb.schemas import ArticleDraft
 from app.kb.writes import Change, Content, write_articles
-from app.kb.writes import get_revision as get_revision
+from app.kb.writes import get_revision as get_revision  # read here by the router, refresher
 
 _articles = Article.__table__
 _versions = ArticleVersion.__table__

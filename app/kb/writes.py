@@ -118,7 +118,6 @@ class Written:
 
     created_ids: list[int]  # in the order of `creates`
     deleted: int
-    revision_bumped: bool  # published knowledge changed
 
 
 def bump_revision(conn: Connection) -> int:
@@ -217,7 +216,7 @@ def write_articles(
         published_changed |= PUBLISHED in statuses  # as the rows were when deleted
     if published_changed:
         bump_revision(conn)
-    return Written(created_ids=created_ids, deleted=deleted, revision_bumped=published_changed)
+    return Written(created_ids=created_ids, deleted=deleted)
 
 
 def _changes_published(current: Mapping[str, Any], content: Content) -> bool:
