@@ -24,38 +24,29 @@ import asyncio
 import json
 import random
 import sys
-import tempfile
 import time
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 from websockets.asyncio.client import connect
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from scripts.evalkit import command_line, machine_description, write_doc_section  # noqa: E402
-from scripts.servicekit import free_port, start_server, stop_server  # noqa: E402
+from scripts.reportkit import percentile_ms, publish, ran_on  # noqa: E402
+from scripts.servicekit import bearer, fresh_service, login  # noqa: E402
 
-DOC = REPO_ROOT / "docs" / "BENCHMARKS.md"
 ADMIN_EMAIL = "bench-admin@example.com"
 ADMIN_PASSWORD = "bench admin password"
 AGENT_PASSWORD = "bench agent password"
 
 
-async def login(client: httpx.AsyncClient, email: str, password: str) -> dict[str, str]:
-    response = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
-    response.raise_for_status()
-    return {"Authorization": f"Bearer {response.json()['token']}"}
-
-
 async def make_agents(
     client: httpx.AsyncClient, admin: dict[str, str], count: int
 ) -> list[tuple[int, dict[str, str]]]:
+    """`count` agent accounts created by the admin, each signed in: (user id, headers)."""
     agents = []
     for i in range(count):
         email = f"agent{i}@example.com"
@@ -77,7 +68,7 @@ async def make_agents(
 async def handed_off(client: httpx.AsyncClient) -> tuple[str, dict[str, str]]:
     """A conversation whose customer asked the bot for a person."""
     created = (await client.post("/api/v1/conversations")).json()
-    auth = {"Authorization": f"Bearer {created['token']}"}
+    auth = bearer(created["token"])
     turn = await client.post(
         f"/api/v1/conversations/{created['id']}/messages",
         json={"text": "I want to talk to a human please"},
@@ -185,6 +176,7 @@ async def claim_race(
 
 
 async def reset_postgres(url: str) -> None:
+    """Empty the PostgreSQL database at `url` (drop and recreate the public schema)."""
     from sqlalchemy import text
     from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -196,6 +188,7 @@ async def reset_postgres(url: str) -> None:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Start the service, measure both parts, stop it; the figures."""
     if args.database_url:
         await reset_postgres(args.database_url)
     env = {
@@ -205,46 +198,39 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.database_url:
         env["SWITCHBOARD_DATABASE_URL"] = args.database_url
-    with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        process, _, _ = start_server(Path(tmp) / "data", port, env_overrides=env)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-            async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
-                admin = await login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
-                agents = await make_agents(client, admin, args.agents)
-                latency = await message_latency(
-                    client, f"ws://127.0.0.1:{port}", agents[0][1], args.messages
-                )
-            # The race opens a connection per claim, like 50 separate browsers: with httpx's
-            # shared keep-alive pool under 200 concurrent requests the client itself became
-            # the bottleneck (5x slower) and saw a few connection resets.
-            fresh = httpx.Limits(max_connections=200, max_keepalive_connections=0)
-            async with httpx.AsyncClient(base_url=base, timeout=60, limits=fresh) as client:
-                race = await claim_race(client, agents, args.conversations, admin)
-        finally:
-            stop_server(process)
-    ms = np.asarray(latency) * 1000.0
+    with fresh_service(env) as service:
+        base = service.url
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+        async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+            admin = await login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
+            agents = await make_agents(client, admin, args.agents)
+            latency = await message_latency(
+                client, f"ws://127.0.0.1:{service.port}", agents[0][1], args.messages
+            )
+        # The race opens a connection per claim, like 50 separate browsers: under 200
+        # concurrent requests httpx's shared keep-alive pool makes the client itself the
+        # bottleneck (5x slower) and sees a few connection resets.
+        fresh = httpx.Limits(max_connections=200, max_keepalive_connections=0)
+        async with httpx.AsyncClient(base_url=base, timeout=60, limits=fresh) as client:
+            race = await claim_race(client, agents, args.conversations, admin)
     return {
         "database": "PostgreSQL" if args.database_url else "SQLite",
         "messages": len(latency),
-        "p50": float(np.percentile(ms, 50)),
-        "p99": float(np.percentile(ms, 99)),
-        "max": float(ms.max()),
+        "p50": percentile_ms(latency, 50),
+        "p99": percentile_ms(latency, 99),
+        "max": max(latency) * 1000.0,
         "race": race,
     }
 
 
 def table(result: dict[str, Any], args: argparse.Namespace) -> str:
+    """The Markdown section of docs/BENCHMARKS.md."""
     race = result["race"]
     return "\n".join(
         [
             f"### Agents ({result['database']}): live messages and the claim race",
             "",
-            f"`{command_line()}` on {machine_description()}, "
-            f"{datetime.now(UTC):%Y-%m-%d}, {result['database']}, one service process "
-            "on loopback.",
+            f"{ran_on()}, {result['database']}, one service process on loopback.",
             "",
             "| Figure | Value |",
             "|---|---|",
@@ -275,11 +261,8 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="update docs/BENCHMARKS.md")
     args = parser.parse_args()
     result = asyncio.run(run(args))
-    text = table(result, args)
-    print(text)
-    if args.write:
-        section = args.section or ("agents-postgres" if args.database_url else "agents")
-        write_doc_section(section, text, path=DOC)
+    section = args.section or ("agents-postgres" if args.database_url else "agents")
+    publish(table(result, args), section, write=args.write)
     failed = result["race"]["double"] or result["race"]["mismatched"] or result["race"]["other"]
     sys.exit(1 if failed else 0)
 

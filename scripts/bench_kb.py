@@ -25,22 +25,18 @@ import argparse
 import asyncio
 import random
 import sys
-import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from scripts.evalkit import command_line, machine_description, write_doc_section  # noqa: E402
-from scripts.servicekit import free_port, start_server, stop_server  # noqa: E402
+from scripts.reportkit import percentile_ms, publish, ran_on  # noqa: E402
+from scripts.servicekit import bearer, fresh_service, login  # noqa: E402
 
-DOC = REPO_ROOT / "docs" / "BENCHMARKS.md"
 ADMIN_EMAIL = "bench-admin@example.com"
 ADMIN_PASSWORD = "bench admin password"
 QUESTIONS = [
@@ -99,14 +95,6 @@ def synthetic_articles(count: int, seed: int = 3) -> list[dict[str, Any]]:
     return articles
 
 
-async def login(client: httpx.AsyncClient) -> dict[str, str]:
-    response = await client.post(
-        "/api/v1/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
-    )
-    response.raise_for_status()
-    return {"Authorization": f"Bearer {response.json()['token']}"}
-
-
 async def edit_to_answer(
     client: httpx.AsyncClient, admin: dict[str, str], edits: int
 ) -> list[float]:
@@ -154,6 +142,7 @@ class Customers:
         self.running = True
 
     async def one(self, n: int) -> None:
+        """Customer `n`: a new conversation and one question, again and again."""
         rng = random.Random(n)
         while self.running:
             phase = self.phase
@@ -164,7 +153,7 @@ class Customers:
                 turn = await self.client.post(
                     f"/api/v1/conversations/{body['id']}/messages",
                     json={"text": rng.choice(QUESTIONS)},
-                    headers={"Authorization": f"Bearer {body['token']}"},
+                    headers=bearer(body["token"]),
                 )
                 ok = created.status_code == 201 and turn.status_code == 201
             except httpx.HTTPError:
@@ -176,12 +165,15 @@ class Customers:
                     self.failures[phase] += 1
 
     async def run(self) -> list[asyncio.Task[None]]:
+        """Start every customer; their tasks."""
         return [asyncio.create_task(self.one(n)) for n in range(self.count)]
 
 
 async def large_import(
     client: httpx.AsyncClient, admin: dict[str, str], args: argparse.Namespace
 ) -> dict[str, Any]:
+    """Customers chatting at rest, then during a large import until it is live: its times and
+    the customers' turns in both phases."""
     customers = Customers(client, args.customers)
     tasks = await customers.run()
     await asyncio.sleep(args.rest_seconds)
@@ -206,7 +198,7 @@ async def large_import(
     knowledge = ready["knowledge"]
 
     def pct(values: list[float], q: float) -> float:
-        return float(np.percentile(np.asarray(values) * 1000.0, q)) if values else float("nan")
+        return percentile_ms(values, q) if values else float("nan")
 
     return {
         "articles": len(articles),
@@ -256,31 +248,26 @@ async def quiet_build(
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Start the service, measure the three parts, stop it; the figures."""
     env = {"SWITCHBOARD_ADMIN_EMAIL": ADMIN_EMAIL, "SWITCHBOARD_ADMIN_PASSWORD": ADMIN_PASSWORD}
-    with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        process, _, _ = start_server(Path(tmp) / "data", port, env_overrides=env)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-                admin = await login(client)
-                edits = await edit_to_answer(client, admin, args.edits)
-                big = await large_import(client, admin, args)
-                alone = await quiet_build(client, admin, args.throughput_articles)
-        finally:
-            stop_server(process)
-    ms = np.asarray(edits) * 1000.0
+    with fresh_service(env) as service:
+        async with httpx.AsyncClient(base_url=service.url, timeout=60) as client:
+            admin = await login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
+            edits = await edit_to_answer(client, admin, args.edits)
+            big = await large_import(client, admin, args)
+            alone = await quiet_build(client, admin, args.throughput_articles)
     return {
         "edits": len(edits),
-        "edit_p50": float(np.percentile(ms, 50)),
-        "edit_p95": float(np.percentile(ms, 95)),
-        "edit_max": float(ms.max()),
+        "edit_p50": percentile_ms(edits, 50),
+        "edit_p95": percentile_ms(edits, 95),
+        "edit_max": max(edits) * 1000.0,
         "import": big,
         "alone": alone,
     }
 
 
 def table(result: dict[str, Any], args: argparse.Namespace) -> str:
+    """The Markdown section of docs/BENCHMARKS.md."""
     big = result["import"]
     alone = result["alone"]
     rate = big["articles"] / big["build_seconds"] if big["build_seconds"] else float("nan")
@@ -289,8 +276,7 @@ def table(result: dict[str, Any], args: argparse.Namespace) -> str:
         [
             "### Knowledge base: live edits and a large import",
             "",
-            f"`{command_line()}` on {machine_description()}, {datetime.now(UTC):%Y-%m-%d}, "
-            "SQLite, one service process on loopback.",
+            f"{ran_on()}, SQLite, one service process on loopback.",
             "",
             "| Figure | Value |",
             "|---|---|",
@@ -327,10 +313,7 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="update docs/BENCHMARKS.md")
     args = parser.parse_args()
     result = asyncio.run(run(args))
-    text = table(result, args)
-    print(text)
-    if args.write:
-        write_doc_section("kb", text, path=DOC)
+    publish(table(result, args), "kb", write=args.write)
     sys.exit(1 if result["import"]["import"]["failed"] else 0)
 
 

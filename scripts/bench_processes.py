@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import shutil
 import statistics
 import subprocess
@@ -28,16 +27,13 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-
-import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from scripts import bench_throughput as load  # noqa: E402
-from scripts.evalkit import command_line, machine_description, write_doc_section  # noqa: E402
+from scripts.reportkit import cores, percentile_ms, publish, ran_on  # noqa: E402
 from scripts.servicekit import (  # noqa: E402
     free_port,
     prepare_data_dir,
@@ -45,7 +41,6 @@ from scripts.servicekit import (  # noqa: E402
     stop_server,
 )
 
-DOC = REPO_ROOT / "docs" / "BENCHMARKS.md"
 SECTION = "processes"
 CUSTOMERS = 32
 
@@ -107,10 +102,9 @@ def measure(
     """Start the layout, run one mix through it, stop it."""
     env: dict[str, str] = {}
     if processes > 1:
-        cores = len(os.sched_getaffinity(0))
         env = {
             "SWITCHBOARD_REDIS_URL": redis_url,
-            "SWITCHBOARD_EMBEDDING__WORKERS": str(max(1, cores // processes)),
+            "SWITCHBOARD_EMBEDDING__WORKERS": str(max(1, cores() // processes)),
             "SWITCHBOARD_EMBEDDING__THREADS": "1",
         }
     servers = []
@@ -132,13 +126,12 @@ def measure(
     finally:
         for process, _ in servers:
             stop_server(process)
-    latencies = np.asarray(result.latencies) * 1000.0
     run = Run(
         processes=processes,
         mix=mix_name,
-        turns_per_second=len(latencies) / args.seconds,
-        p50_ms=float(np.percentile(latencies, 50)),
-        p99_ms=float(np.percentile(latencies, 99)),
+        turns_per_second=len(result.latencies) / args.seconds,
+        p50_ms=percentile_ms(result.latencies, 50),
+        p99_ms=percentile_ms(result.latencies, 99),
         server_cores=server_cores,
         machine_cores=machine_cores,
     )
@@ -155,7 +148,7 @@ def report(runs: list[Run], args: argparse.Namespace) -> str:
     lines = [
         "### One service process or several (`scripts/bench_processes.py`)",
         "",
-        f"`{command_line()}` on {machine_description()}, {datetime.now(UTC):%Y-%m-%d}. "
+        f"{ran_on()}. "
         f"{CUSTOMERS} customers (`bench_throughput.py`'s load generator and mixes), "
         f"{args.seconds:.0f} s measured after {args.warmup:.0f} s of warm-up, the layouts in "
         f"turn for {args.rounds} rounds. One process: the default layout. "
@@ -207,10 +200,7 @@ def main(argv: list[str] | None = None) -> None:
             for mix in args.mixes.split(","):
                 for processes in (1, args.processes):
                     runs.append(measure(processes, mix, data_dir, redis_url, args))
-    section = report(runs, args)
-    print(section)
-    if args.write:
-        write_doc_section(SECTION, section, DOC)
+    publish(report(runs, args), SECTION, write=args.write)
 
 
 if __name__ == "__main__":

@@ -44,10 +44,9 @@ sys.path.insert(0, str(REPO_ROOT))
 from app.config import Settings  # noqa: E402
 from app.kb.ann import build_index, choose_index  # noqa: E402
 from app.kb.vector_index import StoredPassages, VectorIndex  # noqa: E402
-from scripts.evalkit import command_line, machine_description, write_doc_section  # noqa: E402
+from scripts.reportkit import command_line, machine_description, publish  # noqa: E402
 
 DATASETS = REPO_ROOT.parent / "shared" / "datasets"
-DOC = REPO_ROOT / "docs" / "BENCHMARKS.md"
 CACHE = REPO_ROOT / "data" / "bench"
 DEPTH = 48  # passages the service asks FAISS for (16 per article, 3 articles)
 QUERIES = 1000
@@ -321,10 +320,7 @@ def main() -> None:
     wall = time.perf_counter() - started
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2), encoding="utf-8")
-    section = table(rows, len(pool), wall)
-    print(section)
-    if args.write:
-        write_doc_section("search-scale", section, DOC)
+    publish(table(rows, len(pool), wall), "search-scale", write=args.write)
 
 
 if __name__ == "__main__":

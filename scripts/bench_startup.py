@@ -50,10 +50,15 @@ sys.path.insert(0, str(REPO_ROOT))
 from app.kb.imports import MAX_IMPORT_ARTICLES  # noqa: E402
 from scripts import servicekit  # noqa: E402
 from scripts.bench_kb import synthetic_articles  # noqa: E402
-from scripts.evalkit import command_line, machine_description, write_doc_section  # noqa: E402
-from scripts.servicekit import free_port, stop_server  # noqa: E402
+from scripts.reportkit import (  # noqa: E402
+    BENCHMARKS,
+    command_line,
+    machine_description,
+    ran_on,
+    write_doc_section,
+)
+from scripts.servicekit import free_port, memory_kb, stop_server  # noqa: E402
 
-DOC = REPO_ROOT / "docs" / "BENCHMARKS.md"
 SECTION = "startup"
 DOC_INTRO = """## Start-up and memory with a large knowledge base (`scripts/bench_startup.py`)
 
@@ -117,7 +122,7 @@ def _wrap(fn, key):
                 _mark(key, began)
     return timed
 for _key, _module, _path in json.loads(os.environ["BENCH_STARTUP_STEPS"]):
-    try:  # a step the app no longer has is left out of the breakdown, not fatal
+    try:  # a step missing from the app is left out of the breakdown, not fatal
         _owner = importlib.import_module(_module)
         *_parents, _name = _path.split(".")
         for _parent in _parents:
@@ -179,19 +184,23 @@ class SizeResult:
 
     @property
     def ready_p50(self) -> float:
+        """Median seconds to ready of the timed starts."""
         return statistics.median(s.seconds for s in self.starts)
 
     @property
     def load_range(self) -> str:
+        """The machine's 1-minute load averages before the timed starts, lowest-highest."""
         loads = [s.load_average for s in self.starts]
         return f"{min(loads):.1f}-{max(loads):.1f}"
 
     @property
     def rss_p50_kb(self) -> float:
+        """Median resident memory at rest (kB) of the timed starts."""
         return statistics.median(s.rss_kb for s in self.starts)
 
     @property
     def hwm_p50_kb(self) -> float:
+        """Median peak resident memory (kB) of the timed starts."""
         return statistics.median(s.hwm_kb for s in self.starts)
 
 
@@ -229,16 +238,6 @@ def last_json_line(output: str) -> dict[str, Any]:
         if line.startswith("{"):
             return dict(json.loads(line))
     raise SystemExit(f"no JSON in the command's output: {output[-500:]!r}")
-
-
-def memory_kb(pid: int) -> dict[str, int]:
-    """VmRSS, VmHWM and RssAnon of a process, in kB (from /proc/PID/status)."""
-    values: dict[str, int] = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, rest = line.partition(":")
-        if name in ("VmRSS", "VmHWM", "RssAnon"):
-            values[name] = int(rest.split()[0])
-    return values
 
 
 def log_phases(log: Path, launched: float, ready: float) -> dict[str, float]:
@@ -477,6 +476,7 @@ def measure_size(count: int, folder: Path, args: argparse.Namespace) -> SizeResu
 
 
 def mib(kb: float) -> str:
+    """kB as whole MiB: "1,986 MiB"."""
     return f"{kb / 1024:,.0f} MiB"
 
 
@@ -486,7 +486,7 @@ def report(results: list[SizeResult], args: argparse.Namespace) -> str:
     lines = [
         "### Start-up with nothing changed, and memory at rest",
         "",
-        f"`{command_line()}` on {machine_description()}, {datetime.now(UTC):%Y-%m-%d}, SQLite, "
+        f"{ran_on()}, SQLite, "
         "an empty KB folder (the imported synthetic articles are the whole knowledge base: a "
         "title, one alternate question and a one-chunk body each). First build: the seconds "
         "`kb reindex` reports (embedding every passage and building the index; its one-off ONNX "
@@ -561,7 +561,7 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
     parser.add_argument("--write", action="store_true", help="update docs/BENCHMARKS.md")
-    parser.add_argument("--doc", type=Path, default=DOC, help=argparse.SUPPRESS)
+    parser.add_argument("--doc", type=Path, default=BENCHMARKS, help=argparse.SUPPRESS)
     parser.add_argument(
         "--keep", type=Path, help="keep each size's data folder in DIR/articles-N (must be new)"
     )

@@ -49,7 +49,6 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -62,15 +61,23 @@ sys.path.insert(0, str(REPO_ROOT))
 from app.config import Settings  # noqa: E402
 from app.kb.loader import load_folder  # noqa: E402
 from app.nlp.embedder import Embedder  # noqa: E402
-from scripts.evalkit import command_line, machine_description, write_doc_section  # noqa: E402
+from scripts.reportkit import (  # noqa: E402
+    BENCHMARKS,
+    command_line,
+    cores,
+    machine_description,
+    percentile_ms,
+    today,
+    write_doc_section,
+)
 from scripts.servicekit import (  # noqa: E402
+    add_server_timing,
     free_port,
     prepare_data_dir,
     start_server,
     stop_server,
 )
 
-DOC = REPO_ROOT / "docs" / "BENCHMARKS.md"
 FLOOR = 0.60  # service turns/s as a share of the encoder's batched sentences/s
 ENCODER_BATCH = 32
 TURNS_PER_CONVERSATION = 5
@@ -183,12 +190,11 @@ def encoder_layouts(settings: Settings) -> list[EncoderLayout]:
     """The encoder alone, same model and backend, laid out two ways: one call at a time on
     every core (the usual batched encode), and the service's layout (one call per encoder
     worker, each on its share of the cores). The better of the two is the reference."""
-    cores = len(os.sched_getaffinity(0))
     whole = Embedder(
         settings.embedding_model,
         backend=settings.embedding.backend,
         cache_dir=settings.model_cache_dir,
-        threads=cores,
+        threads=cores(),
         workers=1,
     )
     service = Embedder.from_settings(settings)
@@ -368,16 +374,15 @@ class LoadResult:
 
     def summary(self) -> dict[str, Any]:
         """The figures reported for this mix."""
-        lat = np.asarray(self.latencies) * 1000.0
         return {
             "mix": self.mix,
             "customers": self.customers,
             "seconds": round(self.seconds, 1),
             "turns": len(self.latencies),
             "turns_per_second": len(self.latencies) / self.seconds,
-            "p50_ms": float(np.percentile(lat, 50)),
-            "p95_ms": float(np.percentile(lat, 95)),
-            "p99_ms": float(np.percentile(lat, 99)),
+            "p50_ms": percentile_ms(self.latencies, 50),
+            "p95_ms": percentile_ms(self.latencies, 95),
+            "p99_ms": percentile_ms(self.latencies, 99),
             "reply_kinds": dict(sorted(self.kinds.items())),
             "stage_p50_ms": {s: float(np.median(v)) for s, v in self.stages.items()},
             "encoder": self.encoder,
@@ -388,6 +393,7 @@ class LoadResult:
 
 
 async def _readyz(port: int) -> dict[str, Any]:
+    """The service's /readyz answer."""
     async with httpx.AsyncClient() as client:
         return dict((await client.get(f"http://127.0.0.1:{port}/readyz")).json())
 
@@ -419,10 +425,7 @@ async def _customer(
             if window[0] <= started and ended <= window[1]:
                 result.latencies.append(ended - started)
                 result.kinds[reply["kind"] if reply else "none"] += 1
-                for part in headers.get("server-timing", "").split(", "):
-                    stage, _, duration = part.partition(";dur=")
-                    if duration:
-                        result.stages.setdefault(stage, []).append(float(duration))
+                add_server_timing(result.stages, headers.get("server-timing", ""))
             if reply is None or reply["kind"] == "handoff":
                 url = ""  # a person's conversation: the bot stays silent
     finally:
@@ -582,6 +585,7 @@ PY_SPY_RATE = 100
 
 
 def _category(stack: str) -> str:
+    """The part (CATEGORIES) a sampled stack's time goes to, "other" when none matches."""
     for frame in reversed(stack.split(";")):
         hit = next((name for name, pattern in CATEGORIES if pattern.search(frame)), None)
         if hit is not None:
@@ -614,6 +618,7 @@ def gil_breakdown(raw: Path, seconds: float) -> dict[str, Any]:
 
 
 def _thread_group(name: str) -> str:
+    """The group of threads a Python thread name belongs to, as the profile reports them."""
     if name == "MainThread":
         return "event loop (MainThread)"
     if name.startswith("encoder"):
@@ -634,6 +639,7 @@ def thread_names(pid: int) -> dict[int, str]:
 
 
 def _py_spy() -> str:
+    """The py-spy executable: on PATH, else beside this Python."""
     return shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
 
 
@@ -690,6 +696,7 @@ def run_profiled(
 
 
 def _pct(share: float) -> str:
+    """A share as a whole percentage: 0.62 -> "62%"."""
     return f"{share * 100:.0f}%"
 
 
@@ -819,6 +826,19 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+def encoder_round(
+    layouts: list[EncoderLayout], questions: list[str], seconds: float, seed: int, server_pid: int
+) -> list[dict[str, Any]]:
+    """`measure_encoder` for every layout, each figure printed once all are measured."""
+    measured = [
+        measure_encoder(layout, questions, seconds, seed=seed, server_pid=server_pid)
+        for layout in layouts
+    ]
+    for r in measured:
+        print(f"encoder alone, {r['layout']}: {r['sentences_per_second']:.0f}/s")
+    return measured
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--customers", type=int, default=32)
@@ -846,7 +866,7 @@ def main() -> None:
     results: dict[str, Any] = {
         "command": command_line(),
         "machine": machine_description(),
-        "date": f"{datetime.now(UTC):%Y-%m-%d}",
+        "date": today(),
         "floor": FLOOR,
     }
     with contextlib.ExitStack() as stack:
@@ -861,14 +881,7 @@ def main() -> None:
         try:
             layouts = encoder_layouts(Settings(data_dir=data_dir))
             embedder = layouts[0].embedder
-            before = [
-                measure_encoder(
-                    layout, questions, args.encoder_seconds, seed=1, server_pid=process.pid
-                )
-                for layout in layouts
-            ]
-            for r in before:
-                print(f"encoder alone, {r['layout']}: {r['sentences_per_second']:.0f}/s")
+            before = encoder_round(layouts, questions, args.encoder_seconds, 1, process.pid)
             loads = []
             for number, name in enumerate(args.mixes.split(",")):
                 mix = Mix(name, questions, repeated=name == "repeated", seed=100 + number)
@@ -877,14 +890,7 @@ def main() -> None:
                 ).summary()
                 print(json.dumps(load), flush=True)
                 loads.append(load)
-            after = [
-                measure_encoder(
-                    layout, questions, args.encoder_seconds, seed=2, server_pid=process.pid
-                )
-                for layout in layouts
-            ]
-            for r in after:
-                print(f"encoder alone, {r['layout']}: {r['sentences_per_second']:.0f}/s")
+            after = encoder_round(layouts, questions, args.encoder_seconds, 2, process.pid)
             if args.profile:
                 mix = Mix("varied", questions, repeated=False, seed=999)
                 results["profile"] = run_profiled(
@@ -909,7 +915,7 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     if args.write:
-        write_doc_section("throughput", text, path=DOC)
+        write_doc_section("throughput", text, path=BENCHMARKS)
 
 
 if __name__ == "__main__":

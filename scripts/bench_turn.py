@@ -22,7 +22,6 @@ import shlex
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -33,10 +32,9 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from app.config import bundled_model_path  # noqa: E402
 from app.nlp.embedder import Embedder  # noqa: E402
-from scripts.evalkit import machine_description, write_doc_section  # noqa: E402
-from scripts.servicekit import free_port, start_server, stop_server  # noqa: E402
+from scripts.reportkit import machine_description, percentile_ms, publish, today  # noqa: E402
+from scripts.servicekit import add_server_timing, free_port, start_server, stop_server  # noqa: E402
 
-DOC = REPO_ROOT / "docs" / "BENCHMARKS.md"
 QUESTIONS = [
     "how long does my refund take to show up",
     "can I pay with klarna",
@@ -53,12 +51,8 @@ QUESTIONS = [
 ]
 
 
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile in milliseconds."""
-    return float(np.percentile(np.asarray(values) * 1000.0, q))
-
-
 def _open(port: int) -> tuple[str, dict[str, str]]:
+    """A new conversation: its messages URL and the headers of a post to it."""
     conversation = httpx.post(f"http://127.0.0.1:{port}/api/v1/conversations").json()
     headers = {
         "Authorization": f"Bearer {conversation['token']}",
@@ -104,10 +98,7 @@ def measure_turns(
                 encode_times.append(t1 - t0)
                 turn_times.append(t2 - t1)
                 kinds[reply["kind"]] = kinds.get(reply["kind"], 0) + 1
-                for part in (response.getheader("server-timing") or "").split(", "):
-                    stage, _, duration = part.partition(";dur=")
-                    if duration:
-                        stages.setdefault(stage, []).append(float(duration))
+                add_server_timing(stages, response.getheader("server-timing") or "")
             if reply["kind"] == "handoff" or i % 5 == 4:
                 url, headers = _open(port)
     finally:
@@ -159,8 +150,8 @@ async def measure_load(port: int, customers: int, seconds: float) -> dict[str, f
     return {
         "customers": customers,
         "turns_per_second": len(latencies) / elapsed,
-        "p50": percentile(latencies, 50),
-        "p99": percentile(latencies, 99),
+        "p50": percentile_ms(latencies, 50),
+        "p99": percentile_ms(latencies, 99),
         "mean_batch": (after["texts"] - before["texts"]) / batches if batches else 0.0,
     }
 
@@ -204,8 +195,8 @@ def main() -> None:
         finally:
             stop_server(process)
 
-    enc50, enc95 = percentile(encode_times, 50), percentile(encode_times, 95)
-    turn50, turn95 = percentile(turn_times, 50), percentile(turn_times, 95)
+    enc50, enc95 = percentile_ms(encode_times, 50), percentile_ms(encode_times, 95)
+    turn50, turn95 = percentile_ms(turn_times, 50), percentile_ms(turn_times, 95)
     command = "python scripts/bench_turn.py " + shlex.join(
         a for a in sys.argv[1:] if a != "--write"
     )
@@ -219,7 +210,7 @@ def main() -> None:
             "search, intent head, sentiment, policy, storage. Replies timed: "
             + ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
             + ". "
-            f"{datetime.now(UTC):%Y-%m-%d}, {machine_description()}.",
+            f"{today()}, {machine_description()}.",
             f"Command: `{command.strip()}`.",
             "",
             "| measure | p50 (ms) | p95 (ms) |",
@@ -260,9 +251,7 @@ def main() -> None:
             f"{ready['knowledge']['embedded_at_last_build']} |",
         ]
     )
-    print(table)
-    if args.write:
-        write_doc_section("turn", table, path=DOC)
+    publish(table, "turn", write=args.write)
 
 
 if __name__ == "__main__":

@@ -14,21 +14,17 @@ from __future__ import annotations
 import argparse
 import gzip
 import sys
-import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 from playwright.sync_api import sync_playwright
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from scripts.evalkit import command_line, machine_description, write_doc_section  # noqa: E402
-from scripts.servicekit import CHROMIUM_ARGS, free_port, start_server, stop_server  # noqa: E402
+from scripts.reportkit import percentile_ms, publish, ran_on  # noqa: E402
+from scripts.servicekit import CHROMIUM_ARGS, fresh_service  # noqa: E402
 
-DOC = REPO_ROOT / "docs" / "BENCHMARKS.md"
 WIDGET = REPO_ROOT / "app" / "web" / "widget.js"
 
 
@@ -57,32 +53,23 @@ def main() -> None:
     args = parser.parse_args()
     script = WIDGET.read_bytes()
     gzipped = len(gzip.compress(script, 9))
-    with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        process, _, _ = start_server(Path(tmp) / "data", port)
-        try:
-            times = launcher_times(f"http://127.0.0.1:{port}", args.loads, args.chromium)
-        finally:
-            stop_server(process)
-    ms = np.asarray(times) * 1000.0
+    with fresh_service() as service:
+        times = launcher_times(service.url, args.loads, args.chromium)
     text = "\n".join(
         [
             "### Widget: size and time to ready",
             "",
-            f"`{command_line()}` on {machine_description()}, {datetime.now(UTC):%Y-%m-%d}, "
-            "Chromium on loopback, a fresh browser context per load.",
+            f"{ran_on()}, Chromium on loopback, a fresh browser context per load.",
             "",
             "| Figure | Value |",
             "|---|---|",
             f"| `widget.js` size, raw / gzipped | {len(script):,} / **{gzipped:,}** bytes |",
             f"| Page load to launcher ready, p50 ({len(times)} loads) "
-            f"| {np.percentile(ms, 50):.0f} ms |",
-            f"| Page load to launcher ready, p95 | {np.percentile(ms, 95):.0f} ms |",
+            f"| {percentile_ms(times, 50):.0f} ms |",
+            f"| Page load to launcher ready, p95 | {percentile_ms(times, 95):.0f} ms |",
         ]
     )
-    print(text)
-    if args.write:
-        write_doc_section("widget", text, path=DOC)
+    publish(text, "widget", write=args.write)
 
 
 if __name__ == "__main__":

@@ -91,9 +91,9 @@ from scripts.evalkit import (  # noqa: E402
     markdown_table,
     require_dir,
     run_details,
-    write_doc_section,
 )
 from scripts.export_eval_csv import bitext_splits, draw_questions, question_pools  # noqa: E402
+from scripts.reportkit import write_doc_section  # noqa: E402
 
 OOS = "oos"
 PER_INTENT = 5  # as scripts/calibrate_threshold.py

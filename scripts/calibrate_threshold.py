@@ -59,8 +59,8 @@ from scripts.evalkit import (  # noqa: E402
     run_details,
     threshold_grid,
     top_hits,
-    write_doc_section,
 )
+from scripts.reportkit import write_doc_section  # noqa: E402
 
 PER_INTENT = 5
 SEED = 0

@@ -57,8 +57,8 @@ from scripts.evalkit import (  # noqa: E402
     require_dir,
     run_details,
     signed,
-    write_doc_section,
 )
+from scripts.reportkit import write_doc_section  # noqa: E402
 
 RRF_K = 60
 ALPHAS = [round(i * 0.05, 2) for i in range(21)]  # 0.00 .. 1.00

@@ -5,8 +5,8 @@
 - the product's embedder and vector index built over an in-memory knowledge base, using the
   product code (`app.kb.passages`, `app.kb.vector_index`) unchanged;
 - ranking and answer/abstain metric functions, a cluster bootstrap;
-- Markdown tables, run details (date, machine, command) and the writer of the generated sections
-  of docs/EVALUATION.md.
+- Markdown tables and the run details (date, machine, command) of the generated sections of
+  docs/EVALUATION.md (written with `scripts.reportkit.write_doc_section`).
 
 The scripts are run from the repo root as `python scripts/<name>.py`; each puts the repo root on
 `sys.path` before importing `app` or this module.
@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import random
-import shlex
 import sys
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -37,9 +35,9 @@ from app.config import RetrievalSettings, bundled_model_path  # noqa: E402
 from app.kb.passages import article_passages  # noqa: E402
 from app.kb.vector_index import StoredPassages, VectorIndex  # noqa: E402
 from app.nlp.embedder import Embedder  # noqa: E402
+from scripts.reportkit import command_line, machine_description  # noqa: E402
 
 DEFAULT_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
-DOC_PATH = REPO_ROOT / "docs" / "EVALUATION.md"
 MODEL_CACHE = REPO_ROOT / "data" / "models"
 CHUNK_WORDS = RetrievalSettings().chunk_words  # the product's default body chunk size (120)
 ENCODE_BATCH = 256
@@ -371,32 +369,6 @@ def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> 
     return "\n".join(lines)
 
 
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo (or what `platform` knows)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def machine_description() -> str:
-    """nproc and CPU model, e.g. "2 CPUs (nproc), Intel(R) Xeon(R) ..."."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{cpus} CPUs (nproc), {cpu_model()}"
-
-
-def command_line() -> str:
-    """The command that ran this script, as typed from the repo root."""
-    exe = Path(sys.executable)
-    python = str(exe.relative_to(REPO_ROOT)) if exe.is_relative_to(REPO_ROOT) else "python"
-    script = Path(sys.argv[0]).resolve()
-    shown = str(script.relative_to(REPO_ROOT)) if script.is_relative_to(REPO_ROOT) else sys.argv[0]
-    return shlex.join([python, shown, *sys.argv[1:]])
-
-
 def run_details(seconds: float) -> str:
     """The "how this was produced" lines of a generated section."""
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -408,32 +380,3 @@ def run_details(seconds: float) -> str:
             f"- Wall time: {seconds:.0f} s (model load, encoding and all systems)",
         ]
     )
-
-
-DOC_SKELETON = """# Evaluation
-
-Generated sections are rewritten by the scripts named in them; edit only outside the markers.
-
-<!-- stackfaq:start -->
-<!-- stackfaq:end -->
-
-<!-- threshold:start -->
-<!-- threshold:end -->
-"""
-
-
-def write_doc_section(name: str, content: str, path: Path = DOC_PATH) -> None:
-    """Replace what lies between `<!-- name:start -->` and `<!-- name:end -->` in `path` (the file
-    is created from a skeleton when missing; the markers are appended when absent)."""
-    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    text = path.read_text(encoding="utf-8") if path.exists() else DOC_SKELETON
-    block = f"{start}\n{content.strip()}\n{end}"
-    i, j = text.find(start), text.find(end)
-    if i >= 0 and j > i:
-        text = text[:i] + block + text[j + len(end) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

@@ -83,7 +83,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from scripts.evalkit import command_line, machine_description, write_doc_section  # noqa: E402
+from scripts.reportkit import command_line, machine_description, write_doc_section  # noqa: E402
 from scripts.servicekit import (  # noqa: E402
     free_port,
     prepare_data_dir,

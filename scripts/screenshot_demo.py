@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_play
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from scripts.servicekit import CHROMIUM_ARGS, free_port, start_server, stop_server  # noqa: E402
+from scripts.servicekit import CHROMIUM_ARGS, bearer, fresh_service  # noqa: E402
 
 OUT = REPO_ROOT / "docs" / "screenshots"
 DESKTOP = {"width": 1280, "height": 800}
@@ -64,6 +63,7 @@ class Watch:
             self.errors.append(f"{message.text} ({message.location.get('url', '')})")
 
     def check(self) -> None:
+        """Fail when the page logged an error."""
         if self.errors:
             raise RuntimeError(f"{self.name} logged errors: {self.errors}")
 
@@ -99,7 +99,7 @@ def seed(base_url: str) -> None:
             "/api/v1/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
         )
         login.raise_for_status()
-        admin = {"Authorization": f"Bearer {login.json()['token']}"}
+        admin = bearer(login.json()["token"])
         client.post(
             "/api/v1/admin/users",
             headers=admin,
@@ -116,7 +116,7 @@ def seed(base_url: str) -> None:
             conversation: dict[str, Any] = opened.json()
             sent = client.post(
                 f"/api/v1/conversations/{conversation['id']}/messages",
-                headers={"Authorization": f"Bearer {conversation['token']}"},
+                headers=bearer(conversation["token"]),
                 json={"text": text},
             )
             sent.raise_for_status()
@@ -125,14 +125,24 @@ def seed(base_url: str) -> None:
                 raise RuntimeError(f"{text!r} got a {kind!r} reply, not a handoff")
 
 
+def signed_in(
+    browser: Browser, url: str, name: str, email: str, password: str
+) -> tuple[Page, Watch]:
+    """A desktop page on the console at `url` (`name` in error messages), watched, signed in."""
+    page = browser.new_page(viewport=DESKTOP)
+    watch = Watch(page, name)
+    page.goto(url)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    return page, watch
+
+
 def agent_console(browser: Browser, base_url: str) -> None:
     """Alice signs in, claims the parcel conversation and types a reply."""
-    page = browser.new_page(viewport=DESKTOP)
-    watch = Watch(page, "the agent console")
-    page.goto(f"{base_url}/agent")
-    page.get_by_label("Email").fill(AGENT_EMAIL)
-    page.get_by_label("Password").fill(AGENT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page, watch = signed_in(
+        browser, f"{base_url}/agent", "the agent console", AGENT_EMAIL, AGENT_PASSWORD
+    )
     expect(page.locator("#connection")).to_have_text("Live", timeout=15_000)
     queue = page.locator("#queue")
     expect(queue.locator("li.queue-item")).to_have_count(len(HANDOFFS), timeout=15_000)
@@ -153,12 +163,9 @@ def agent_console(browser: Browser, base_url: str) -> None:
 
 def admin_console(browser: Browser, base_url: str) -> None:
     """The admin opens an article in the editor, then the dashboard."""
-    page = browser.new_page(viewport=DESKTOP)
-    watch = Watch(page, "the admin console")
-    page.goto(f"{base_url}/admin")
-    page.get_by_label("Email").fill(ADMIN_EMAIL)
-    page.get_by_label("Password").fill(ADMIN_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page, watch = signed_in(
+        browser, f"{base_url}/admin", "the admin console", ADMIN_EMAIL, ADMIN_PASSWORD
+    )
     expect(page.get_by_role("heading", name="Articles", exact=True)).to_be_visible()
     page.get_by_role("searchbox", name="Search").fill(ARTICLE_TITLE)
     page.get_by_role("button", name="Search", exact=True).click()
@@ -189,29 +196,16 @@ def main() -> None:
     parser.add_argument("--chromium", default="/usr/bin/chromium", help="browser executable")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="switchboard-shot-") as tmp:
-        port = free_port()
-        process, _, _ = start_server(
-            Path(tmp) / "data",
-            port,
-            env_overrides={
-                "SWITCHBOARD_ADMIN_EMAIL": ADMIN_EMAIL,
-                "SWITCHBOARD_ADMIN_PASSWORD": ADMIN_PASSWORD,
-            },
-        )
-        base_url = f"http://127.0.0.1:{port}"
-        try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(
-                    executable_path=args.chromium, args=CHROMIUM_ARGS
-                )
-                demo_store(browser, base_url)
-                seed(base_url)
-                agent_console(browser, base_url)
-                admin_console(browser, base_url)
-                browser.close()
-        finally:
-            stop_server(process)
+    admin = {"SWITCHBOARD_ADMIN_EMAIL": ADMIN_EMAIL, "SWITCHBOARD_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    with fresh_service(admin, prefix="switchboard-shot-") as service:
+        base_url = service.url
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
+            demo_store(browser, base_url)
+            seed(base_url)
+            agent_console(browser, base_url)
+            admin_console(browser, base_url)
+            browser.close()
     names = ["demo-desktop", "demo-phone", "agent-console", "admin-console", "admin-dashboard"]
     print("saved " + ", ".join(str(OUT / f"{name}.png") for name in names))
 

@@ -1,15 +1,21 @@
 """Helpers for scripts and tests that drive the real service: prepare a new data folder once,
 start `python -m app serve` on a free loopback port with its own data folder, wait until
-`/readyz` says ready, stop it; start the demo orders service the demo intents call; and the
-Chromium flags that work on this project's machines."""
+`/readyz` says ready, read its memory, stop it (`fresh_service` does all of it around a block,
+in a temporary data folder); start the demo orders service the demo intents call; sign in over
+the API; read the stage timings of the service's `Server-Timing` header; and the Chromium flags
+that work on this project's machines."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -86,10 +92,79 @@ def start_server(
     raise RuntimeError(f"server did not become ready in {timeout:.0f} s")
 
 
+def memory_kb(pid: int) -> dict[str, int]:
+    """VmRSS, VmHWM and RssAnon of a process, in kB (from /proc/PID/status)."""
+    values: dict[str, int] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, rest = line.partition(":")
+        if name in ("VmRSS", "VmHWM", "RssAnon"):
+            values[name] = int(rest.split()[0])
+    return values
+
+
 def stop_server(process: subprocess.Popen[bytes]) -> None:
     """Stop the service and wait for it."""
     process.terminate()
     process.wait(timeout=30)
+
+
+@dataclass
+class Service:
+    """A service started by `fresh_service`: its process, port, seconds to ready and the first
+    `/readyz` answer."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    ready_seconds: float
+    ready: dict[str, Any]
+
+    @property
+    def url(self) -> str:
+        """Its base URL on loopback."""
+        return f"http://127.0.0.1:{self.port}"
+
+
+@contextlib.contextmanager
+def fresh_service(
+    env_overrides: dict[str, str] | None = None,
+    *,
+    prefix: str | None = None,
+    prepare: bool = False,
+) -> Iterator[Service]:
+    """The service on a free loopback port with a new data folder `data` in a temporary folder
+    (named with `prefix`), for the block; then stopped and the folder deleted. With `prepare`,
+    `prepare_data_dir` does the data folder's one-off work first."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        data_dir = Path(tmp) / "data"
+        port = free_port()
+        if prepare:
+            prepare_data_dir(data_dir, env_overrides)
+        process, seconds, ready = start_server(data_dir, port, env_overrides=env_overrides)
+        try:
+            yield Service(process, port, seconds, ready)
+        finally:
+            stop_server(process)
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The `Authorization` header carrying `token`."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def login(client: httpx.AsyncClient, email: str, password: str) -> dict[str, str]:
+    """Sign in through POST /api/v1/auth/login; the headers of the session (raises on failure)."""
+    response = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
+    response.raise_for_status()
+    return bearer(response.json()["token"])
+
+
+def add_server_timing(stages: dict[str, list[float]], header: str) -> None:
+    """Append each stage's milliseconds of a `Server-Timing` header ("name;dur=1.2, ...") to
+    `stages`."""
+    for part in header.split(", "):
+        stage, _, duration = part.partition(";dur=")
+        if duration:
+            stages.setdefault(stage, []).append(float(duration))
 
 
 def start_orders_api(
