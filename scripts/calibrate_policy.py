@@ -82,8 +82,9 @@ from app.policy.settings import (  # noqa: E402
     PolicySettings,
 )
 from scripts.evalkit import (  # noqa: E402
-    DEFAULT_DATASETS,
+    INTENT_DATASETS_HELP,
     Labelled,
+    add_datasets_option,
     fmt,
     intent_articles,
     load_banking77_oos,
@@ -114,6 +115,17 @@ FAQ_CSV = REPO_ROOT / "data" / "eval" / "bitext_faq_{split}.csv"
 # --------------------------------------------------------------------------- data
 
 
+def require_faq() -> None:
+    """Exit with the command to run when the Bitext FAQ (`export_eval_csv.py`) is missing."""
+    if not FAQ_DIR.is_dir():
+        sys.exit(f"{FAQ_DIR} not found: run `python scripts/export_eval_csv.py` first")
+
+
+def faq_questions(split: str) -> Labelled:
+    """The Bitext FAQ's questions of `split` (dev or test) with their article slugs."""
+    return read_labelled_csv(Path(str(FAQ_CSV).format(split=split)))
+
+
 def intent_kb(train: Labelled) -> list[ArticleIn]:
     """One article per intent of `train`, exactly as `calibrate_threshold.py` builds it (title =
     intent name, PER_INTENT training examples as questions, empty body); slug = intent."""
@@ -132,6 +144,7 @@ class EvalSet:
     run: RetrievalRun
 
     def report(self, policy: PolicySettings) -> RetrievalReport:
+        """The set's outcomes under `policy`."""
         return evaluate(self.run, policy)[0]
 
     def scores_and_correct(self) -> tuple[np.ndarray, np.ndarray]:
@@ -144,6 +157,7 @@ class EvalSet:
 
     @property
     def size(self) -> str:
+        """In-scope (+ out-of-scope) question counts, for the tables."""
         oos = len(self.run.out_of_scope())
         inside = len(self.run.queries) - oos
         return f"{inside:,}" + (f" + {oos:,}" if oos else "")
@@ -153,8 +167,7 @@ def load_sets(
     datasets: Path, embedder: Embedder, settings: Settings
 ) -> tuple[dict[str, EvalSet], list[ArticleIn]]:
     """Every calibration and report set, searched once; and the Bitext FAQ's articles."""
-    if not FAQ_DIR.is_dir():
-        sys.exit(f"{FAQ_DIR} not found: run `python scripts/export_eval_csv.py` first")
+    require_faq()
     faq = load_folder(FAQ_DIR)
     clinc = load_clinc150(require_dir(datasets / "clinc150"))
     banking = load_banking77_oos(require_dir(datasets / "banking77_oos"))
@@ -164,13 +177,10 @@ def load_sets(
     def make(name: str, articles: list[ArticleIn], rows: Labelled) -> EvalSet:
         return EvalSet(name, retrieve(articles, rows, embedder, settings, oos_label=OOS))
 
-    def faq_rows(split: str) -> Labelled:
-        return read_labelled_csv(Path(str(FAQ_CSV).format(split=split)))
-
     sets = {
         "clinc_val": make("CLINC150 val", clinc_kb, clinc["val"] + clinc["oos_val"]),
-        "bitext_dev": make("Bitext dev", faq, faq_rows("dev")),
-        "bitext_test": make("Bitext test", faq, faq_rows("test")),
+        "bitext_dev": make("Bitext dev", faq, faq_questions("dev")),
+        "bitext_test": make("Bitext test", faq, faq_questions("test")),
         "clinc_test": make("CLINC150 test", clinc_kb, clinc["test"] + clinc["oos_test"]),
         "banking_test": make(
             "BANKING77-OOS test",
@@ -201,6 +211,7 @@ def utility(report: RetrievalReport, weight: float) -> float:
 
 
 def with_margin(policy: PolicySettings, margin: float) -> PolicySettings:
+    """`policy` with `ambiguity_margin` = `margin`."""
     return policy.model_copy(update={"ambiguity_margin": margin})
 
 
@@ -238,6 +249,7 @@ def choose_margin(
 
 
 def mean_utility(reports: Sequence[RetrievalReport], weight: float) -> float:
+    """The mean over the sets of `utility`."""
     return float(np.mean([utility(r, weight) for r in reports]))
 
 
@@ -309,6 +321,7 @@ def calibration_quality(p: np.ndarray, correct: np.ndarray) -> CalibrationQualit
 
 
 def pct(value: float) -> str:
+    """A rate as a percentage with one decimal ("n/a" for NaN)."""
     return "n/a" if value != value else f"{100 * value:.1f}%"
 
 
@@ -352,16 +365,12 @@ def confusions(s: EvalSet, policy: PolicySettings, top: int = 8) -> str:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line's options."""
     parser = argparse.ArgumentParser(
         description="Choose ambiguity_margin and kb_calibration on CLINC150 val and Bitext dev; "
         "report resolution on Bitext test, CLINC150 test and BANKING77-OOS test.",
     )
-    parser.add_argument(
-        "--datasets",
-        type=Path,
-        default=DEFAULT_DATASETS,
-        help="folder holding clinc150/ and banking77_oos/ (default: ../shared/datasets)",
-    )
+    add_datasets_option(parser, help=INTENT_DATASETS_HELP)
     parser.add_argument(
         "--max-wrong",
         type=float,

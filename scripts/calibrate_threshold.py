@@ -42,9 +42,10 @@ from app.kb.vector_index import VectorIndex  # noqa: E402
 from app.nlp.embedder import Embedder  # noqa: E402
 from app.policy.settings import DEFAULT_ANSWER_THRESHOLD  # noqa: E402
 from scripts.evalkit import (  # noqa: E402
-    DEFAULT_DATASETS,
+    INTENT_DATASETS_HELP,
     AnswerMetrics,
     Labelled,
+    add_datasets_option,
     answer_metrics,
     best_threshold,
     build_index,
@@ -77,17 +78,21 @@ class Scored:
     oos_scores: np.ndarray
 
     def at(self, threshold: float) -> AnswerMetrics:
+        """The metrics of answering at `threshold`."""
         return answer_metrics(threshold, self.in_scores, self.in_correct, self.oos_scores)
 
     def best(self, grid: Sequence[float]) -> AnswerMetrics:
+        """The metrics at the grid threshold with the best balanced accuracy."""
         return best_threshold(grid, self.in_scores, self.in_correct, self.oos_scores)
 
     @property
     def top1_accuracy(self) -> float:
+        """In-scope queries whose top article is their intent (answering always)."""
         return float(self.in_correct.mean())
 
     @property
     def size(self) -> str:
+        """In-scope + OOS query counts, for the tables."""
         return f"{len(self.in_scores):,} + {len(self.oos_scores):,}"
 
 
@@ -101,6 +106,7 @@ class IntentKb:
         self.index: VectorIndex = build_index(embedder, articles)
 
     def top(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Each text's top article id and score."""
         return top_hits(self.index, encode_batched(self.embedder, texts))
 
     def in_scope(self, rows: Labelled) -> tuple[np.ndarray, np.ndarray]:
@@ -115,6 +121,7 @@ class IntentKb:
 
 
 def metric_row(label: str, scored: Scored, m: AnswerMetrics) -> list[str]:
+    """A table row: the set, its size, the threshold and the rates."""
     return [
         label,
         scored.size,
@@ -149,15 +156,11 @@ HEADERS = [
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line's options."""
     parser = argparse.ArgumentParser(
         description="Choose the answer threshold on CLINC150 and report it on BANKING77-OOS.",
     )
-    parser.add_argument(
-        "--datasets",
-        type=Path,
-        default=DEFAULT_DATASETS,
-        help="folder holding clinc150/ and banking77_oos/ (default: ../shared/datasets)",
-    )
+    add_datasets_option(parser, help=INTENT_DATASETS_HELP)
     parser.add_argument(
         "--write",
         action="store_true",

@@ -25,10 +25,9 @@ Run from the repo root: `.venv/bin/python scripts/eval_retrieval.py [--write]`.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -38,13 +37,12 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from rank_bm25 import BM25Okapi  # noqa: E402
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS  # noqa: E402
 
 from scripts.evalkit import (  # noqa: E402
     CHUNK_WORDS,
-    DEFAULT_DATASETS,
     RANKING_METRICS,
     Article,
+    add_datasets_option,
     build_index,
     cluster_bootstrap_ci,
     encode_batched,
@@ -57,23 +55,13 @@ from scripts.evalkit import (  # noqa: E402
     require_dir,
     run_details,
     signed,
+    tokenizer,
 )
 from scripts.reportkit import write_doc_section  # noqa: E402
 
 RRF_K = 60
 ALPHAS = [round(i * 0.05, 2) for i in range(21)]  # 0.00 .. 1.00
 TOP = 10  # depth every metric needs (MRR@10)
-_TOKEN = re.compile(r"[a-z0-9]+")
-
-
-def tokenizer(keep_stopwords: bool) -> Callable[[str], list[str]]:
-    """The BM25 tokenizer: lowercase `[a-z0-9]+` runs, optionally without English stop words."""
-    stop = frozenset() if keep_stopwords else ENGLISH_STOP_WORDS
-
-    def tokenize(text: str) -> list[str]:
-        return [token for token in _TOKEN.findall(text.lower()) if token not in stop]
-
-    return tokenize
 
 
 def minmax(scores: np.ndarray) -> np.ndarray:
@@ -104,11 +92,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Evaluate FAQ retrieval (product dense search, BM25, hybrid, RRF) on StackFAQ.",
     )
-    parser.add_argument(
-        "--datasets",
-        type=Path,
-        default=DEFAULT_DATASETS,
-        help="folder holding stackfaq/ (default: ../shared/datasets beside the repo)",
+    add_datasets_option(
+        parser, help="folder holding stackfaq/ (default: ../shared/datasets beside the repo)"
     )
     parser.add_argument(
         "--keep-stopwords",

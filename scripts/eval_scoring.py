@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import sys
 import tempfile
 import time
@@ -59,7 +58,6 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from rank_bm25 import BM25Okapi  # noqa: E402
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS  # noqa: E402
 
 from app.config import Settings  # noqa: E402
 from app.evaluation.retrieval import (  # noqa: E402
@@ -82,25 +80,27 @@ from app.nlp.datasets import read_labelled_csv  # noqa: E402
 from app.nlp.embedder import Embedder  # noqa: E402
 from app.policy.settings import PolicySettings  # noqa: E402
 from scripts.calibrate_policy import (  # noqa: E402
-    FAQ_CSV,
     FAQ_DIR,
     OOS,
     WRONG_WEIGHT,
     EvalSet,
     choose_margin,
+    faq_questions,
     intent_kb,
+    require_faq,
     utility,
     with_margin,
 )
 from scripts.evalkit import (  # noqa: E402
-    DEFAULT_DATASETS,
     Labelled,
+    add_datasets_option,
     load_banking77_oos,
     load_clinc150,
     load_dnnc,
     load_stackfaq,
     markdown_table,
     require_dir,
+    tokenizer,
 )
 
 CHOICE_GRID = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0]
@@ -109,7 +109,7 @@ BM25_GAMMAS = [0.02, 0.05, 0.1]
 RIDGE_WEIGHTS = [0.3, 0.5, 1.0]
 RIDGE_LAMBDA = 1.0
 RANK_DEPTH = 10
-_TOKEN = re.compile(r"[a-z0-9]+")
+tokenize = tokenizer(keep_stopwords=False)  # BM25 tokens, as in scripts/eval_retrieval.py
 
 CAL = ("clinc_val", "bitext_dev")
 VALIDATION = ("clinc_val", "bitext_dev", "banking_val")
@@ -163,12 +163,8 @@ class CachedEncoder:
 
 def load_corpora(datasets: Path) -> tuple[list[Corpus], list[ArticleIn], dict[str, StackFaqSplit]]:
     """The intent-style corpora (Bitext FAQ, CLINC150, BANKING77-OOS) and StackFAQ."""
-    if not FAQ_DIR.is_dir():
-        sys.exit(f"{FAQ_DIR} not found: run `python scripts/export_eval_csv.py` first")
-    faq_rows = {
-        split: read_labelled_csv(Path(str(FAQ_CSV).format(split=split)))
-        for split in ("dev", "test")
-    }
+    require_faq()
+    faq_rows = {split: faq_questions(split) for split in ("dev", "test")}
     clinc = load_clinc150(require_dir(datasets / "clinc150"))
     banking_dir = require_dir(datasets / "banking77_oos")
     banking = load_banking77_oos(banking_dir)
@@ -301,10 +297,6 @@ def best_cosines(vectors: np.ndarray, owner: np.ndarray, queries: np.ndarray) ->
     return out
 
 
-def tokenize(text: str) -> list[str]:
-    return [t for t in _TOKEN.findall(text.lower()) if t not in ENGLISH_STOP_WORDS]
-
-
 def bm25_scores(articles: Sequence[ArticleIn], texts: Sequence[str]) -> np.ndarray:
     """Per-query max-normalised BM25 of title + questions + body."""
     bm25 = BM25Okapi([tokenize(" ".join([a.title, *a.questions, a.body])) for a in articles])
@@ -401,7 +393,7 @@ def timing(index: VectorIndex, queries: np.ndarray, weight: float, limit: int) -
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
+    add_datasets_option(parser)
     return parser.parse_args(argv)
 
 
@@ -488,22 +480,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     def relative(m: np.ndarray) -> np.ndarray:
         return m - m.max(axis=1, keepdims=True)
 
-    lexical = [
-        reference(
-            f"BM25 tie-break, gamma = {g:g}",
-            lambda _c, k, g=g: g * relative(bm25[k]),
-            lambda h, g=g: g * relative(stack_bm25[h]),
-        )
-        for g in BM25_GAMMAS
-    ]
-    trained = [
-        reference(
-            f"ridge head, w = {w:g}",
-            lambda _c, k, w=w: w * relative(head_scores[k]),
-            lambda h, w=w: w * relative(stack_head_scores[h]),
-        )
-        for w in RIDGE_WEIGHTS
-    ]
+    def references(
+        label: str,
+        weights: Sequence[float],
+        scores: dict[str, np.ndarray],
+        stack_scores: dict[str, np.ndarray],
+    ) -> list[MethodResult]:
+        """A reference row per weight w: cosine + w * (scores - the query's best score)."""
+        return [
+            reference(
+                f"{label} = {w:g}",
+                lambda _c, k, w=w: w * relative(scores[k]),
+                lambda h, w=w: w * relative(stack_scores[h]),
+            )
+            for w in weights
+        ]
+
+    lexical = references("BM25 tie-break, gamma", BM25_GAMMAS, bm25, stack_bm25)
+    trained = references("ridge head, w", RIDGE_WEIGHTS, head_scores, stack_head_scores)
     best_lexical = max(lexical, key=lambda r: r.val_utility)
     best_trained = max(trained, key=lambda r: r.val_utility)
 

@@ -1,10 +1,11 @@
 """Shared helpers of the evaluation scripts in `scripts/`.
 
 - dataset loading (StackFAQ, CLINC150, BANKING77-OOS) from the shared datasets folder, which is
-  read in place and never copied into the repo;
+  read in place and never copied into the repo, and the scripts' `--datasets` option;
 - the product's embedder and vector index built over an in-memory knowledge base, using the
   product code (`app.kb.passages`, `app.kb.vector_index`) unchanged;
-- ranking and answer/abstain metric functions, a cluster bootstrap;
+- the BM25 tokenizer of the lexical baselines, ranking and answer/abstain metric functions, a
+  cluster bootstrap;
 - Markdown tables and the run details (date, machine, command) of the generated sections of
   docs/EVALUATION.md (written with `scripts.reportkit.write_doc_section`).
 
@@ -14,13 +15,15 @@ The scripts are run from the repo root as `python scripts/<name>.py`; each puts 
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import platform
 import random
+import re
 import sys
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +44,8 @@ DEFAULT_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
 MODEL_CACHE = REPO_ROOT / "data" / "models"
 CHUNK_WORDS = RetrievalSettings().chunk_words  # the product's default body chunk size (120)
 ENCODE_BATCH = 256
+INTENT_DATASETS_HELP = "folder holding clinc150/ and banking77_oos/ (default: ../shared/datasets)"
+_TOKEN = re.compile(r"[a-z0-9]+")
 
 # --------------------------------------------------------------------------- datasets
 
@@ -82,6 +87,12 @@ def read_jsonl(path: Path) -> list[dict]:
 def read_lines(path: Path) -> list[str]:
     """The lines of a text file without their line ends (DNNC `seq.in` / `label` files)."""
     return path.read_text(encoding="utf-8").splitlines()
+
+
+def add_datasets_option(parser: argparse.ArgumentParser, help: str | None = None) -> None:
+    """The scripts' `--datasets DIR` option: the shared datasets root (default DEFAULT_DATASETS,
+    `../shared/datasets` beside the repo)."""
+    parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS, help=help)
 
 
 def require_dir(folder: Path) -> Path:
@@ -209,6 +220,19 @@ def top_hits(index: VectorIndex, query_vectors: np.ndarray) -> tuple[np.ndarray,
 
 
 # --------------------------------------------------------------------------- ranking metrics
+
+
+def tokenizer(keep_stopwords: bool = False) -> Callable[[str], list[str]]:
+    """The BM25 tokenizer: lowercase `[a-z0-9]+` runs, by default without scikit-learn's English
+    stop words."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    stop = frozenset() if keep_stopwords else ENGLISH_STOP_WORDS
+
+    def tokenize(text: str) -> list[str]:
+        return [token for token in _TOKEN.findall(text.lower()) if token not in stop]
+
+    return tokenize
 
 
 def precision_at_k(ranked: Sequence[int], relevant: set[int], k: int) -> float:

@@ -35,8 +35,8 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from scripts.evalkit import (  # noqa: E402
-    DEFAULT_DATASETS,
     Labelled,
+    add_datasets_option,
     load_banking77_oos,
     load_clinc150,
     read_lines,
@@ -284,7 +284,7 @@ def export(datasets: Path, out: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
+    add_datasets_option(parser)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "data" / "eval")
     args = parser.parse_args()
     export(args.datasets, args.out)
