@@ -36,7 +36,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from scripts.reportkit import percentile_ms, publish, ran_on  # noqa: E402
-from scripts.servicekit import bearer, fresh_service, login  # noqa: E402
+from scripts.servicekit import agent_account, bearer, fresh_service, login  # noqa: E402
 
 ADMIN_EMAIL = "bench-admin@example.com"
 ADMIN_PASSWORD = "bench admin password"
@@ -52,12 +52,7 @@ async def make_agents(
         email = f"agent{i}@example.com"
         created = await client.post(
             "/api/v1/admin/users",
-            json={
-                "email": email,
-                "password": AGENT_PASSWORD,
-                "name": f"Agent {i}",
-                "role": "agent",
-            },
+            json=agent_account(email, AGENT_PASSWORD, f"Agent {i}"),
             headers=admin,
         )
         created.raise_for_status()

@@ -30,7 +30,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_play
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from scripts.servicekit import CHROMIUM_ARGS, bearer, fresh_service  # noqa: E402
+from scripts.servicekit import CHROMIUM_ARGS, agent_account, bearer, fresh_service  # noqa: E402
 
 OUT = REPO_ROOT / "docs" / "screenshots"
 DESKTOP = {"width": 1280, "height": 800}
@@ -103,12 +103,7 @@ def seed(base_url: str) -> None:
         client.post(
             "/api/v1/admin/users",
             headers=admin,
-            json={
-                "email": AGENT_EMAIL,
-                "password": AGENT_PASSWORD,
-                "name": "Alice",
-                "role": "agent",
-            },
+            json=agent_account(AGENT_EMAIL, AGENT_PASSWORD, "Alice"),
         ).raise_for_status()
         for text in HANDOFFS:
             opened = client.post("/api/v1/conversations")

@@ -2,8 +2,8 @@
 start `python -m app serve` on a free loopback port with its own data folder, wait until
 `/readyz` says ready, read its memory, stop it (`fresh_service` does all of it around a block,
 in a temporary data folder); start the demo orders service the demo intents call; sign in over
-the API; read the stage timings of the service's `Server-Timing` header; and the Chromium flags
-that work on this project's machines."""
+the API and create agents; read the stage timings of the service's `Server-Timing` header; and
+the Chromium flags that work on this project's machines."""
 
 from __future__ import annotations
 
@@ -156,6 +156,11 @@ async def login(client: httpx.AsyncClient, email: str, password: str) -> dict[st
     response = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
     response.raise_for_status()
     return bearer(response.json()["token"])
+
+
+def agent_account(email: str, password: str, name: str) -> dict[str, str]:
+    """The body of POST /api/v1/admin/users creating an agent."""
+    return {"email": email, "password": password, "name": name, "role": "agent"}
 
 
 def add_server_timing(stages: dict[str, list[float]], header: str) -> None:

@@ -72,6 +72,20 @@ class Api:
             return None
         return None
 
+    async def post_message(
+        self, operation: str, path: str, text: str, client_id: str, headers: dict[str, str]
+    ) -> httpx.Response | None:
+        """POST the message `{"text", "client_id"}` to `path`, retried after a transport error
+        or a 503 (the `client_id` makes it idempotent)."""
+        return await self.call(
+            operation,
+            "POST",
+            path,
+            json={"text": text, "client_id": client_id},
+            headers=headers,
+            retry=True,
+        )
+
 
 class CustomerStream:
     """A customer's WebSocket: records every message event by seq and wakes waiters; on an

@@ -37,6 +37,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from scripts.loadkit.client import Api, CustomerStream, stored_messages
 from scripts.loadkit.config import SETTLE_SECONDS, STREAM_OPEN_SECONDS, LoadConfig
 from scripts.loadkit.report import TURN, Conversation, Recorder, Sent
+from scripts.servicekit import agent_account
 
 HANDOFF_ASKS = [
     "I want to talk to a person",
@@ -188,13 +189,8 @@ class Customer:
         client_id = conv.next_client_id()
         run.posted += 1
         sent = conv.customer[client_id] = Sent(text, time.perf_counter())
-        response = await run.api.call(
-            f"turn: {kind}",
-            "POST",
-            f"/api/v1/conversations/{conv.id}/messages",
-            json={"text": text, "client_id": client_id},
-            headers=conv.auth,
-            retry=True,
+        response = await run.api.post_message(
+            f"turn: {kind}", f"/api/v1/conversations/{conv.id}/messages", text, client_id, conv.auth
         )
         if response is None:
             return None
@@ -278,12 +274,7 @@ async def make_agents(run: LoadRun) -> list[Agent]:
             "create agent",
             "POST",
             "/api/v1/admin/users",
-            json={
-                "email": email,
-                "password": password,
-                "name": f"Agent {index}",
-                "role": "agent",
-            },
+            json=agent_account(email, password, f"Agent {index}"),
             headers=admin,
         )
         if created is None:
@@ -494,13 +485,12 @@ class Agent:
         text = f"{template.format(n=self.index)} [ref {tag}]"
         conv = self.run.conversations[conversation_id]
         sent = conv.agent[tag] = Sent(text, time.perf_counter())
-        response = await self.run.api.call(
+        response = await self.run.api.post_message(
             "agent reply",
-            "POST",
             f"/api/v1/agent/conversations/{conversation_id}/messages",
-            json={"text": text, "client_id": tag},
-            headers=self.headers,
-            retry=True,
+            text,
+            tag,
+            self.headers,
         )
         if response is None:
             return False
