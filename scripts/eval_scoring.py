@@ -76,7 +76,6 @@ from app.kb.knowledge import ArticleRef, KbHit, KnowledgeIndex  # noqa: E402
 from app.kb.loader import ArticleIn, load_folder  # noqa: E402
 from app.kb.passages import article_passages  # noqa: E402
 from app.kb.vector_index import CENTROID_WEIGHT, StoredPassages, VectorIndex  # noqa: E402
-from app.nlp.datasets import read_labelled_csv  # noqa: E402
 from app.nlp.embedder import Embedder  # noqa: E402
 from app.policy.settings import PolicySettings  # noqa: E402
 from scripts.calibrate_policy import (  # noqa: E402
