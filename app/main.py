@@ -10,11 +10,11 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
-from app import health
+from app import health, widget_script
 from app.agents import stream as agent_stream
 from app.agents.router import admin_router as agents_admin_router
 from app.agents.router import conversation_router as staff_conversation_router
@@ -117,7 +117,13 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         return FileResponse(WEB_DIR / "admin.html")
 
     @app.get("/widget.js", include_in_schema=False)
-    async def widget_script() -> FileResponse:
-        return FileResponse(WEB_DIR / "widget.js", media_type="text/javascript")
+    async def widget() -> Response:
+        # widget.js with the shared Markdown renderer inlined: one script for third-party pages
+        script = widget_script.build(WEB_DIR)
+        return Response(
+            script.text,
+            media_type="text/javascript",
+            headers={"ETag": script.etag, "Last-Modified": script.last_modified},
+        )
 
     return app

@@ -11,7 +11,8 @@
  * It lives in a Shadow DOM, so the host page's CSS cannot reach it, and it renders every
  * server string as text (textContent / createElement), never as HTML. Live messages come over
  * the conversation's WebSocket, which reconnects with the last seq seen (messages deduplicated
- * by seq, so none is lost or shown twice).
+ * by seq, so none is lost or shown twice). Markdown (answers, agents' replies) goes through the
+ * one renderer of app/web/shared/markdown.js, which the /widget.js route inlines below.
  */
 (() => {
   const script = document.currentScript;
@@ -108,9 +109,11 @@
       .sources { margin-top: 6px; font-size: 12px; color: #4d5752; }
       .msg.rich { white-space: normal; }
       .msg.rich p { margin: 0 0 8px; } .msg.rich p:last-of-type { margin-bottom: 0; }
-      .msg.rich p.breaks { white-space: pre-line; }
+      .msg.agent.rich p { white-space: pre-line; }
+      .msg.rich pre { margin: 0 0 8px; white-space: pre-wrap; }
       .msg.rich h3 { margin: 10px 0 4px; font-size: 14px; }
       .msg.rich ul, .msg.rich ol { margin: 0 0 8px; padding-left: 20px; }
+      .msg.rich li > ul, .msg.rich li > ol { margin-bottom: 0; }
       .msg.rich table { border-collapse: collapse; margin: 0 0 8px; font-size: 13px; }
       .msg.rich td, .msg.rich th { border: 1px solid #e1e4e2; padding: 3px 6px; text-align: left; vertical-align: top; }
       .msg a { color: #0b57a4; text-decoration: underline; }
@@ -188,69 +191,12 @@
     errorBox.hidden = !message;
   }
 
-  // ---- A small Markdown subset (headings, paragraphs, lists, tables, **bold**, `code`, links
-  // to http(s) only) built as DOM nodes: no server string is ever parsed as HTML.
-  function safeUrl(raw) {
-    try {
-      const url = new URL(raw);
-      return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
-    } catch {
-      return null;
-    }
-  }
-
-  function link(label, raw) {
-    const href = safeUrl(raw);
-    if (!href) return document.createTextNode(label);
-    const a = el("a", "", label);
-    a.href = href;
-    a.target = "_blank";
-    a.rel = "noopener noreferrer nofollow";
-    return a;
-  }
-
-  const INLINE = /(\*\*[^*]+\*\*|`[^`]+`|\[[^\]\n]+\]\([^)\s]+\)|https?:\/\/[^\s<>()]*[^\s<>().,;:!?'"])/;
-  function inline(parent, source) {
-    source.split(INLINE).forEach((part, i) => {
-      if (!part) return;
-      if (i % 2 === 0) parent.append(document.createTextNode(part));
-      else if (part.startsWith("**")) parent.append(el("strong", "", part.slice(2, -2)));
-      else if (part.startsWith("`")) parent.append(el("code", "", part.slice(1, -1)));
-      else if (part.startsWith("[")) {
-        const m = /^\[([^\]]+)\]\(([^)]+)\)$/.exec(part);
-        parent.append(link(m[1], m[2]));
-      } else parent.append(link(part, part));
-    });
-    return parent;
-  }
-
-  // `breaks`: a single newline stays a line break (agents' chat replies), not a space (articles)
-  function markdown(source, breaks = false) {
-    const frag = document.createDocumentFragment();
-    for (const block of source.split(/\n\s*\n/)) {
-      const lines = block.split("\n").filter((l) => l.trim());
-      if (!lines.length) continue;
-      if (/^#{1,6}\s/.test(lines[0]) && lines.length === 1) {
-        frag.append(inline(el("h3"), lines[0].replace(/^#+\s*/, "")));
-      } else if (lines.every((l) => /^\s*([-*+]|\d+[.)])\s+/.test(l))) {
-        const list = el(/^\s*\d/.test(lines[0]) ? "ol" : "ul");
-        lines.forEach((l) => list.append(inline(el("li"), l.replace(/^\s*([-*+]|\d+[.)])\s+/, ""))));
-        frag.append(list);
-      } else if (lines.every((l) => l.trim().startsWith("|"))) {
-        const table = el("table");
-        lines.filter((l) => !/^\s*\|[\s:|-]+\|\s*$/.test(l)).forEach((l, i) => {
-          const row = el("tr");
-          l.trim().replace(/^\||\|$/g, "").split("|").forEach((cell) => row.append(inline(el(i ? "td" : "th"), cell.trim())));
-          table.append(row);
-        });
-        frag.append(table);
-      } else {
-        if (/^#{1,6}\s/.test(lines[0])) frag.append(inline(el("h3"), lines.shift().replace(/^#+\s*/, "")));
-        frag.append(inline(el("p", breaks ? "breaks" : ""), lines.join(breaks ? "\n" : " ")));
-      }
-    }
-    return frag;
-  }
+  // ---- Markdown: the one renderer, app/web/shared/markdown.js. The /widget.js route
+  // (app/widget_script.py) puts that module here, in its own function scope, in place of the
+  // name below; served any other way this script stops here with a ReferenceError.
+  const { renderMarkdown } = SWITCHBOARD_SHARED_MARKDOWN;
+  // Every heading is an h3 under the panel's h2; bare addresses in answers become links.
+  const MARKDOWN = { autolink: true, headingLevel: () => 3 };
 
   // ---- Messages
   // Insert by seq (a reply can arrive by HTTP and by the stream in either order); bubbles
@@ -288,10 +234,10 @@
     const bubble = el("div", `msg ${message.author === "customer" || message.author === "agent" || message.author === "system" ? message.author : "bot"}`);
     if (message.author === "agent") {
       bubble.classList.add("rich");
-      bubble.append(el("span", "who", meta.agent_name || "Agent"), markdown(message.text, true));
+      bubble.append(el("span", "who", meta.agent_name || "Agent"), renderMarkdown(message.text, { ...MARKDOWN, breaks: true }));
     } else if (meta.kind === "answer" && message.author === "bot") {
       bubble.classList.add("rich");
-      bubble.append(markdown(message.text));
+      bubble.append(renderMarkdown(message.text, MARKDOWN));
       if (meta.sources && meta.sources.length) bubble.append(el("div", "sources", t("source", { title: meta.sources[0].title })));
     } else if (meta.kind === "clarify" && meta.suggestions && meta.suggestions.length) {
       bubble.textContent = text.clarify;

@@ -1,7 +1,12 @@
-// A small, safe Markdown renderer: builds DOM nodes (never parses HTML) for paragraphs,
-// headings, bulleted and numbered lists, fenced and inline code, **bold**, *italic* / _italic_
-// simple pipe tables and [links](https://...) whose target is http or https only (anything
-// else stays text).
+// The one Markdown renderer of Switchboard: the widget, the agent console and the admin console
+// all use it (the consoles import this module; the /widget.js route inlines it into the
+// widget's script, see app/widget_script.py). It builds DOM nodes, never parses HTML, for
+// paragraphs, headings, bulleted and numbered lists (nested by indentation), fenced and inline
+// code, **bold**, *italic* / _italic_, simple pipe tables and [links](https://...) whose target
+// is http or https only (anything else stays text); with `autolink`, bare http(s) addresses
+// become links too.
+// Its exports are plain `export function` / `export const` declarations, and it imports
+// nothing: that is what lets app/widget_script.py inline it into a classic script.
 
 const SAFE_PROTOCOLS = new Set(["http:", "https:"]);
 
@@ -14,19 +19,32 @@ export function safeHref(href) {
   }
 }
 
+// On a tie (two rules matching at the same place) the earlier rule wins.
 const INLINE = [
   { kind: "code", re: /`([^`\n]+)`/ },
   { kind: "link", re: /\[([^\]\n]+)\]\(([^()\s]+)\)/ },
   { kind: "strong", re: /\*\*(?=\S)([\s\S]*?\S)\*\*|__(?=\S)([\s\S]*?\S)__/ },
   { kind: "em", re: /\*(?=\S)([^*]*?\S)\*|(?<![\w])_(?=\S)([^_]*?\S)_(?![\w])/ },
 ];
+// A bare address ends before trailing punctuation: "see https://x.test/a." links https://x.test/a
+const URL_RULE = { kind: "url", re: /https?:\/\/[^\s<>()]*[^\s<>().,;:!?'"]/ };
 
-/** Append the inline Markdown of `text` to `parent` as text nodes and elements. */
-export function renderInline(text, parent, depth = 0) {
+function newLink(href) {
+  const a = document.createElement("a");
+  a.href = href;
+  a.rel = "noopener noreferrer nofollow";
+  a.target = "_blank";
+  return a;
+}
+
+/** Append the inline Markdown of `text` to `parent` as text nodes and elements; with
+ * `autolink`, bare http(s) addresses become links. */
+export function renderInline(text, parent, { autolink = false } = {}, depth = 0) {
+  const rules = autolink ? [...INLINE, URL_RULE] : INLINE;
   let rest = text;
   while (rest) {
     let best = null;
-    for (const rule of INLINE) {
+    for (const rule of rules) {
       const match = rule.re.exec(rest);
       if (match && (best === null || match.index < best.match.index)) best = { rule, match };
     }
@@ -43,18 +61,18 @@ export function renderInline(text, parent, depth = 0) {
     } else if (rule.kind === "link") {
       const href = safeHref(match[2]);
       if (href) {
-        const a = document.createElement("a");
-        a.href = href;
-        a.rel = "noopener noreferrer nofollow";
-        a.target = "_blank";
-        renderInline(match[1], a, depth + 1);
-        parent.append(a);
+        // a link's label holds no further links: no autolink inside it
+        parent.append(renderInline(match[1], newLink(href), {}, depth + 1));
       } else {
         parent.append(document.createTextNode(match[0]));
       }
+    } else if (rule.kind === "url") {
+      const href = safeHref(match[0]);
+      if (href) parent.append(Object.assign(newLink(href), { textContent: match[0] }));
+      else parent.append(document.createTextNode(match[0]));
     } else {
       const el = document.createElement(rule.kind);
-      renderInline(match[1] ?? match[2], el, depth + 1);
+      renderInline(match[1] ?? match[2], el, { autolink }, depth + 1);
       parent.append(el);
     }
     rest = rest.slice(match.index + match[0].length);
@@ -73,10 +91,54 @@ function cells(line) {
   return line.trim().replace(/^\|/, "").replace(/\|$/, "").split("|").map((c) => c.trim());
 }
 
-/** Render `source` into a DocumentFragment. With `breaks`, a single newline inside a
- * paragraph stays a line break (chat messages) instead of a space (articles); style those
- * paragraphs with `white-space: pre-line`. */
-export function renderMarkdown(source, { breaks = false } = {}) {
+const indentOf = (line) => line.length - line.trimStart().length;
+
+/** The list that starts at `lines[start]` (a bullet or numbered item); returns [list, the index
+ * of the first line after it]. An item's more-indented lines continue its text, or, when they
+ * start with a bullet or a number, make a list nested in it. */
+function renderList(lines, start, inline) {
+  const indent = indentOf(lines[start]);
+  const kind = BULLET.test(lines[start]) ? "ul" : "ol";
+  const marker = kind === "ul" ? BULLET : NUMBER;
+  const items = []; // {text, nested: [lists]}
+  let i = start;
+  while (i < lines.length && lines[i].trim() && indentOf(lines[i]) >= indent) {
+    const line = lines[i];
+    const deeper = indentOf(line) > indent;
+    const item = items[items.length - 1];
+    if (deeper && item && (BULLET.test(line) || NUMBER.test(line))) {
+      let nested;
+      [nested, i] = renderList(lines, i, inline);
+      item.nested.push(nested);
+      continue;
+    }
+    const m = deeper ? null : marker.exec(line);
+    if (m) items.push({ text: m[1], nested: [] });
+    else if (item && deeper) item.text += ` ${line.trim()}`;
+    else break;
+    i += 1;
+  }
+  const list = document.createElement(kind);
+  for (const { text, nested } of items) {
+    const li = renderInline(text, document.createElement("li"), inline);
+    li.append(...nested);
+    list.append(li);
+  }
+  return [list, i];
+}
+
+/** Headings sit below the page's own heading levels: "#" is an h3, "##" an h4, and so on. */
+const nestedHeading = (hashes) => Math.min(6, hashes + 2);
+
+/**
+ * Render `source` into a DocumentFragment. Options:
+ * - `breaks`: a single newline inside a paragraph stays a line break (chat messages) instead of
+ *   a space (articles); style those paragraphs with `white-space: pre-line`.
+ * - `autolink`: bare http(s) addresses become links, as [label](address) links do.
+ * - `headingLevel(hashes)`: the h1-h6 level of a heading written with that many "#".
+ */
+export function renderMarkdown(source, { breaks = false, autolink = false, headingLevel = nestedHeading } = {}) {
+  const inline = { autolink };
   const out = document.createDocumentFragment();
   const lines = String(source || "").replace(/\r\n?/g, "\n").split("\n");
   let i = 0;
@@ -105,7 +167,7 @@ export function renderMarkdown(source, { breaks = false } = {}) {
       for (const cell of cells(line)) {
         const th = document.createElement("th");
         th.scope = "col";
-        head.append(renderInline(cell, th));
+        head.append(renderInline(cell, th, inline));
       }
       table.append(document.createElement("thead"));
       table.tHead.append(head);
@@ -113,7 +175,7 @@ export function renderMarkdown(source, { breaks = false } = {}) {
       i += 2;
       while (i < lines.length && TABLE_ROW.test(lines[i])) {
         const tr = document.createElement("tr");
-        for (const cell of cells(lines[i])) tr.append(renderInline(cell, document.createElement("td")));
+        for (const cell of cells(lines[i])) tr.append(renderInline(cell, document.createElement("td"), inline));
         tbody.append(tr);
         i += 1;
       }
@@ -123,25 +185,14 @@ export function renderMarkdown(source, { breaks = false } = {}) {
     }
     const heading = HEADING.exec(line);
     if (heading) {
-      // Headings inside an article sit below the preview's own heading level.
-      const level = Math.min(6, heading[1].length + 2);
-      out.append(renderInline(heading[2], document.createElement(`h${level}`)));
+      const level = headingLevel(heading[1].length);
+      out.append(renderInline(heading[2], document.createElement(`h${level}`), inline));
       i += 1;
       continue;
     }
-    const listKind = BULLET.test(line) ? "ul" : NUMBER.test(line) ? "ol" : null;
-    if (listKind) {
-      const re = listKind === "ul" ? BULLET : NUMBER;
-      const items = [];
-      while (i < lines.length && lines[i].trim()) {
-        const m = re.exec(lines[i]);
-        if (m) items.push(m[1]);
-        else if (items.length && /^\s+/.test(lines[i])) items[items.length - 1] += ` ${lines[i].trim()}`;
-        else break;
-        i += 1;
-      }
-      const list = document.createElement(listKind);
-      for (const src of items) list.append(renderInline(src, document.createElement("li")));
+    if (BULLET.test(line) || NUMBER.test(line)) {
+      let list;
+      [list, i] = renderList(lines, i, inline);
       out.append(list);
       continue;
     }
@@ -157,7 +208,7 @@ export function renderMarkdown(source, { breaks = false } = {}) {
       para.push(lines[i].trim());
       i += 1;
     }
-    out.append(renderInline(para.join(breaks ? "\n" : " "), document.createElement("p")));
+    out.append(renderInline(para.join(breaks ? "\n" : " "), document.createElement("p"), inline));
   }
   return out;
 }
