@@ -1,9 +1,10 @@
 """Measures the widget's weight and how fast it is ready on the demo page.
 
-Reports the size of `app/web/widget.js` (raw and gzipped at level 9, as a web server would send
-it), then starts the service (`python -m app serve`) on loopback, opens the demo page
-`--loads` times in Debian's Chromium through Playwright (a fresh browser context each time,
-so nothing is cached) and times navigation start to the launcher button being visible.
+Reports the size of the script served at /widget.js (`app/web/widget.js` with the shared
+Markdown renderer inlined, see `app/widget_script.py`; raw and gzipped at level 9, as a web
+server would send it), then starts the service (`python -m app serve`) on loopback, opens the
+demo page `--loads` times in Debian's Chromium through Playwright (a fresh browser context each
+time, so nothing is cached) and times navigation start to the launcher button being visible.
 
 Run from the repo root: `python scripts/bench_widget.py [--loads 20] [--write]`; `--write`
 updates the generated section of docs/BENCHMARKS.md.
@@ -22,10 +23,10 @@ from playwright.sync_api import sync_playwright
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from app import widget_script  # noqa: E402
+from app.main import WEB_DIR  # noqa: E402
 from scripts.reportkit import percentile_ms, publish, ran_on  # noqa: E402
 from scripts.servicekit import CHROMIUM_ARGS, fresh_service  # noqa: E402
-
-WIDGET = REPO_ROOT / "app" / "web" / "widget.js"
 
 
 def launcher_times(base_url: str, loads: int, chromium: str) -> list[float]:
@@ -51,7 +52,7 @@ def main() -> None:
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     parser.add_argument("--write", action="store_true", help="update docs/BENCHMARKS.md")
     args = parser.parse_args()
-    script = WIDGET.read_bytes()
+    script = widget_script.build(WEB_DIR).text.encode("utf-8")
     gzipped = len(gzip.compress(script, 9))
     with fresh_service() as service:
         times = launcher_times(service.url, args.loads, args.chromium)
