@@ -2,7 +2,7 @@
 // (replies, notes, canned responses, agent assist), resolve / hand back / transfer, presence.
 // Every server string is rendered as text.
 
-import { api, ApiError, clientId, session, setUnauthorizedHandler } from "./api.js";
+import { api, ApiError, clientId, getToken, setToken, setUnauthorizedHandler } from "./api.js";
 import { AgentStream } from "./stream.js";
 import { renderMarkdown } from "../shared/markdown.js";
 import {
@@ -104,8 +104,8 @@ async function login(event) {
   const button = event.submitter || $("login-form").querySelector("button");
   button.disabled = true;
   try {
-    const result = await api("POST", "/api/v1/auth/login", { email, password });
-    session.token = result.token;
+    const result = await api("POST", "/api/v1/auth/login", { body: { email, password } });
+    setToken(result.token);
     $("login-password").value = "";
     sessionStorage.setItem(PRESENCE_KEY, "online");
     await enterConsole(result.user);
@@ -122,7 +122,7 @@ function showLogin(message) {
   state.stream = null;
   state.user = null;
   state.current = null;
-  session.token = null;
+  setToken(null);
   $("console-view").hidden = true;
   $("login-view").hidden = false;
   $("login-error").textContent = message || "";
@@ -134,7 +134,7 @@ async function logout() {
   // Signing out means leaving: go offline first, so the queue stops counting on this agent
   // and their open conversations go back to it for a colleague.
   try {
-    await api("PUT", "/api/v1/agent/presence", { status: "offline" });
+    await api("PUT", "/api/v1/agent/presence", { body: { status: "offline" } });
   } catch {
     // the token may already be gone; signing out locally is what matters
   }
@@ -155,7 +155,7 @@ async function enterConsole(user) {
   const presence = sessionStorage.getItem(PRESENCE_KEY) || "online";
   $("presence").value = presence;
   state.stream = new AgentStream({
-    token: session.token,
+    token: getToken(),
     onEvent: onStreamEvent,
     onStatus: showConnection,
     onAuthFailed: () => showLogin("Your session ended. Sign in again."),
@@ -175,7 +175,7 @@ async function enterConsole(user) {
 // ---------------------------------------------------------------- presence
 
 async function setPresence(status) {
-  const rows = await api("PUT", "/api/v1/agent/presence", { status });
+  const rows = await api("PUT", "/api/v1/agent/presence", { body: { status } });
   sessionStorage.setItem(PRESENCE_KEY, status);
   mergeAgents(rows);
 }
@@ -682,7 +682,7 @@ async function sendReply(event) {
     const result = await api(
       "POST",
       `/api/v1/agent/conversations/${encodeURIComponent(current.id)}/messages`,
-      { text: pending.text, client_id: pending.clientId },
+      { body: { text: pending.text, client_id: pending.clientId } },
     );
     if (state.pendingReply === pending) state.pendingReply = null;
     if (box.value === pending.text) box.value = "";
@@ -702,7 +702,7 @@ async function addNoteFromForm(event) {
   const button = event.submitter || $("note-form").querySelector("button");
   await busy(button, async () => {
     const note = await api("POST", `/api/v1/agent/conversations/${encodeURIComponent(current.id)}/notes`, {
-      text,
+      body: { text },
     });
     box.value = "";
     if (state.current && state.current.id === current.id) addNote(note);
@@ -802,7 +802,7 @@ async function loadAssist() {
 async function conversationAction(action, body) {
   const current = state.current;
   if (!current) return;
-  await api("POST", `/api/v1/agent/conversations/${encodeURIComponent(current.id)}/${action}`, body);
+  await api("POST", `/api/v1/agent/conversations/${encodeURIComponent(current.id)}/${action}`, { body });
   await Promise.all([loadMine(), loadQueue()]);
   await openConversation(current.id);
 }
@@ -867,7 +867,7 @@ function wire() {
 
 async function start() {
   wire();
-  if (!session.token) {
+  if (!getToken()) {
     $("login-view").hidden = false;
     $("login-email").focus();
     return;
