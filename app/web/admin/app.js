@@ -1,6 +1,6 @@
 // The admin console: sign-in, section navigation, and the sections' modules.
 import { api, getToken, setToken, setUnauthorizedHandler } from "./api.js";
-import { say } from "./dom.js";
+import { $, say } from "../shared/dom.js";
 import { initArticles } from "./articles.js";
 import { initTransfer } from "./transfer.js";
 import { initTry } from "./try.js";
@@ -9,7 +9,6 @@ import { initUsers } from "./users.js";
 import { initDashboard } from "./dashboard.js";
 
 const VIEWS = ["articles", "transfer", "try", "gaps", "users", "dashboard"];
-const $ = (id) => document.getElementById(id);
 
 const state = { user: null, modules: {}, shown: new Set() };
 

@@ -1,7 +1,7 @@
 // Articles: the searchable list, the editor with its live Markdown preview, save with
 // optimistic concurrency (`version`), delete, and version history with revert.
 import { api } from "./api.js";
-import { clear, field, formatDate, h, say } from "./dom.js";
+import { clear, field, formatDate, h, say } from "../shared/dom.js";
 import { renderMarkdown } from "../shared/markdown.js";
 
 const PAGE = 20;

@@ -4,6 +4,7 @@
 // sits beside its number in an ordinary table, so screen readers get the figures as text.
 // The figures are fetched again each time the section is shown, so they are never stale.
 import { api } from "./api.js";
+import { h } from "../shared/dom.js";
 
 const SUMMARY = "/api/v1/admin/analytics/summary";
 const CSV = "/api/v1/admin/analytics/conversations.csv";
@@ -50,22 +51,6 @@ const CSS = `
 .dash-legend { display: flex; flex-wrap: wrap; gap: 1rem; font-size: 0.85rem; color: #4a5563; margin: 0 0 0.5rem; padding: 0; list-style: none; }
 .dash-swatch { display: inline-block; width: 0.8rem; height: 0.8rem; border-radius: 2px; margin-right: 0.3rem; vertical-align: -0.1rem; }
 `;
-
-/** Create an element: el("td", {class: "num"}, "text", child). Strings become text nodes. */
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (key.startsWith("on") && typeof value === "function") node.addEventListener(key.slice(2), value);
-    else if (key === "class") node.className = value;
-    else node.setAttribute(key, value === true ? "" : String(value));
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
 
 function ensureStyle() {
   if (document.getElementById(STYLE_ID)) return;
@@ -125,7 +110,7 @@ function isoDay(date) {
 /** A decorative bar `value / max` wide (the number is in the next cell as text). */
 function bar(value, max, kind = "") {
   const width = max > 0 ? Math.max(0, Math.min(100, (value / max) * 100)) : 0;
-  const span = el("span", { class: `dash-bar ${kind} ${width === 0 ? "zero" : ""}`.trim(), "aria-hidden": "true" });
+  const span = h("span", { class: `dash-bar ${kind} ${width === 0 ? "zero" : ""}`.trim(), "aria-hidden": "true" });
   span.style.width = `${width}%`;
   return span;
 }
@@ -136,34 +121,34 @@ function bar(value, max, kind = "") {
  */
 function table(caption, columns, rows, { empty = "Nothing in this range.", wrap = true } = {}) {
   if (!rows.length) {
-    return el("div", {}, el("h2", {}, caption), el("p", { class: "empty" }, empty));
+    return h("div", {}, h("h2", {}, caption), h("p", { class: "empty" }, empty));
   }
-  const head = el(
+  const head = h(
     "tr",
     {},
     columns.map((c) =>
-      el("th", { scope: "col", class: c.num ? "num" : null }, c.label || el("span", { class: "dash-vh" }, "Bar chart")),
+      h("th", { scope: "col", class: c.num ? "num" : null }, c.label || h("span", { class: "dash-vh" }, "Bar chart")),
     ),
   );
   const body = rows.map((cells) =>
-    el(
+    h(
       "tr",
       {},
       cells.map((cell, i) => {
         const column = columns[i] || {};
         const attrs = { class: column.num ? "num" : column.bar ? "dash-bar-cell" : null };
-        return i === 0 ? el("th", { scope: "row", ...attrs }, cell) : el("td", attrs, cell);
+        return i === 0 ? h("th", { scope: "row", ...attrs }, cell) : h("td", attrs, cell);
       }),
     ),
   );
-  const tableEl = el("table", { class: "dash-table" }, el("caption", {}, caption), el("thead", {}, head), el("tbody", {}, body));
+  const tableEl = h("table", { class: "dash-table" }, h("caption", {}, caption), h("thead", {}, head), h("tbody", {}, body));
   if (!wrap) return tableEl;
   // Wide tables scroll sideways on small screens: the region takes focus so the keyboard can too.
-  return el("div", { class: "dash-table-wrap", tabindex: "0", role: "region", "aria-label": caption }, tableEl);
+  return h("div", { class: "dash-table-wrap", tabindex: "0", role: "region", "aria-label": caption }, tableEl);
 }
 
 function kpi(label, value, sub) {
-  return el("div", { class: "dash-kpi" }, el("dt", {}, label), el("dd", {}, value, sub ? el("span", { class: "dash-sub" }, sub) : null));
+  return h("div", { class: "dash-kpi" }, h("dt", {}, label), h("dd", {}, value, sub ? h("span", { class: "dash-sub" }, sub) : null));
 }
 
 // -- sections ----------------------------------------------------------------------------------
@@ -173,7 +158,7 @@ function renderKpis(data) {
   const csat = data.csat;
   const fr = data.first_response;
   const res = data.resolution.handled;
-  return el(
+  return h(
     "dl",
     { class: "dash-kpis", "aria-label": "Key figures" },
     kpi("Conversations", count(c.total), `${count(c.engaged)} with a customer message`),
@@ -192,13 +177,13 @@ function renderPerDay(data) {
     .reverse()
     .map((d) => {
       const contained = d.engaged - d.handed_off;
-      const stack = el("div", { class: "dash-stack", "aria-hidden": "true" });
+      const stack = h("div", { class: "dash-stack", "aria-hidden": "true" });
       for (const [value, kind] of [
         [contained, "ok"],
         [d.handed_off, "alt"],
         [d.conversations - d.engaged, ""],
       ]) {
-        const part = el("span", { class: `dash-bar ${kind}` });
+        const part = h("span", { class: `dash-bar ${kind}` });
         part.style.width = max ? `${(value / max) * 100}%` : "0";
         part.style.borderRadius = "0";
         part.style.minWidth = "0";
@@ -207,7 +192,7 @@ function renderPerDay(data) {
       }
       return [d.date, count(d.conversations), count(d.handed_off), stack];
     });
-  const legend = el(
+  const legend = h(
     "ul",
     { class: "dash-legend", "aria-hidden": "true" },
     [
@@ -215,12 +200,12 @@ function renderPerDay(data) {
       ["#a8231c", "Handed off"],
       ["#7d8794", "No customer message"],
     ].map(([colour, label]) => {
-      const swatch = el("span", { class: "dash-swatch" });
+      const swatch = h("span", { class: "dash-swatch" });
       swatch.style.background = colour;
-      return el("li", {}, swatch, label);
+      return h("li", {}, swatch, label);
     }),
   );
-  const wrap = el(
+  const wrap = h(
     "div",
     { class: "dash-scroll", tabindex: "0", role: "region", "aria-label": "Conversations per day, newest first" },
     table(
@@ -230,13 +215,13 @@ function renderPerDay(data) {
       { wrap: false },
     ),
   );
-  return el("section", { class: "dash-wide" }, legend, wrap);
+  return h("section", { class: "dash-wide" }, legend, wrap);
 }
 
 function renderHandoffs(data) {
   const reasons = data.handoffs.by_reason;
   const max = Math.max(0, ...reasons.map((r) => r.count));
-  return el("section", {},
+  return h("section", {},
     table(
       `Handoffs by reason (${count(data.handoffs.total)} in all)`,
       [{ label: "Reason" }, { label: "Handoffs", num: true }, { label: "Share", num: true }, { label: "", bar: true }],
@@ -249,7 +234,7 @@ function renderHandoffs(data) {
 function renderCsat(data) {
   const dist = data.csat.distribution.slice().reverse();
   const max = Math.max(0, ...dist.map((d) => d.count));
-  return el("section", {},
+  return h("section", {},
     table(
       `Ratings (${count(data.csat.count)} for ${count(data.csat.resolutions)} resolution${data.csat.resolutions === 1 ? "" : "s"})`,
       [{ label: "Score" }, { label: "Ratings", num: true }, { label: "", bar: true }],
@@ -260,7 +245,7 @@ function renderCsat(data) {
 }
 
 function renderIntents(data) {
-  return el("section", {},
+  return h("section", {},
     table(
       "Top intents and their containment",
       [{ label: "Intent" }, { label: "Conversations", num: true }, { label: "Replies", num: true }, { label: "Contained", num: true }, { label: "", bar: true }],
@@ -291,7 +276,7 @@ function renderAgents(data) {
   const fr = data.first_response;
   const handled = data.resolution.handled;
   const since = data.resolution.since_handoff;
-  const summary = el(
+  const summary = h(
     "p",
     { class: "meta" },
     `All agents: first response median ${duration(fr.median_seconds)}, 90th percentile ${duration(fr.p90_seconds)} ` +
@@ -299,7 +284,7 @@ function renderAgents(data) {
       `${duration(handled.median_seconds)}, 90th percentile ${duration(handled.p90_seconds)}; after handoff median ` +
       `${duration(since.median_seconds)}, 90th percentile ${duration(since.p90_seconds)}.`,
   );
-  return el("section", { class: "dash-wide" },
+  return h("section", { class: "dash-wide" },
     table(
       "Agents",
       [
@@ -324,7 +309,7 @@ function renderFigures(data) {
   return [
     renderKpis(data),
     renderPerDay(data),
-    el("div", { class: "dash-grid" }, renderHandoffs(data), renderCsat(data), renderIntents(data)),
+    h("div", { class: "dash-grid" }, renderHandoffs(data), renderCsat(data), renderIntents(data)),
     renderAgents(data),
   ];
 }
@@ -347,7 +332,7 @@ async function downloadCsv(get, from, to) {
   const text = await get(`${CSV}${rangeQuery(from, to)}`);
   const blob = new Blob([text], { type: "text/csv" });
   const url = URL.createObjectURL(blob);
-  const link = el("a", { href: url, download: `switchboard-conversations-${from || "start"}-to-${to || "today"}.csv`, hidden: true });
+  const link = h("a", { href: url, download: `switchboard-conversations-${from || "start"}-to-${to || "today"}.csv`, hidden: true });
   document.body.append(link);
   link.click();
   link.remove();
@@ -360,18 +345,18 @@ function renderDashboard(container, get) {
   ensureStyle();
   const previous = container.querySelector(":scope > .dash-root");
   if (previous) previous.remove();
-  const root = el("div", { class: "dash-root" });
+  const root = h("div", { class: "dash-root" });
   container.append(root);
 
   const uid = Math.random().toString(36).slice(2, 8);
   const today = new Date();
-  const fromInput = el("input", { type: "date", id: `dash-from-${uid}`, name: "from", max: isoDay(today) });
-  const toInput = el("input", { type: "date", id: `dash-to-${uid}`, name: "to", max: isoDay(today) });
-  const status = el("p", { class: "notice", role: "status", "aria-live": "polite", hidden: true });
-  const alert = el("p", { class: "notice", "data-kind": "error", role: "alert", hidden: true });
-  const figures = el("div", { "aria-busy": "false" });
-  const showButton = el("button", { type: "submit" }, "Show");
-  const csvButton = el("button", { type: "button", class: "secondary" }, "Download CSV");
+  const fromInput = h("input", { type: "date", id: `dash-from-${uid}`, name: "from", max: isoDay(today) });
+  const toInput = h("input", { type: "date", id: `dash-to-${uid}`, name: "to", max: isoDay(today) });
+  const status = h("p", { class: "notice", role: "status", "aria-live": "polite", hidden: true });
+  const alert = h("p", { class: "notice", "data-kind": "error", role: "alert", hidden: true });
+  const figures = h("div", { "aria-busy": "false" });
+  const showButton = h("button", { type: "submit" }, "Show");
+  const csvButton = h("button", { type: "button", class: "secondary" }, "Download CSV");
 
   function say(region, message) {
     region.textContent = message || "";
@@ -426,12 +411,12 @@ function renderDashboard(container, get) {
     }
   });
 
-  const form = el(
+  const form = h(
     "form",
     { class: "dash-controls", "aria-label": "Date range", novalidate: true },
-    el("div", { class: "field" }, el("label", { for: fromInput.id }, "From (UTC day)"), fromInput),
-    el("div", { class: "field" }, el("label", { for: toInput.id }, "To (UTC day)"), toInput),
-    el("div", { class: "actions" }, showButton, csvButton),
+    h("div", { class: "field" }, h("label", { for: fromInput.id }, "From (UTC day)"), fromInput),
+    h("div", { class: "field" }, h("label", { for: toInput.id }, "To (UTC day)"), toInput),
+    h("div", { class: "actions" }, showButton, csvButton),
   );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -439,7 +424,7 @@ function renderDashboard(container, get) {
   });
   root.append(
     form,
-    el("p", { class: "hint" }, "At most 366 days; by default the last 30. The CSV has one row per conversation started in the range."),
+    h("p", { class: "hint" }, "At most 366 days; by default the last 30. The CSV has one row per conversation started in the range."),
     status,
     alert,
     figures,

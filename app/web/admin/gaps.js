@@ -1,7 +1,7 @@
 // Knowledge gaps: what customers asked that the bot could not answer, clustered; one click
 // turns a cluster into a draft article.
 import { api } from "./api.js";
-import { clear, formatDate, h, say } from "./dom.js";
+import { clear, formatDate, h, say } from "../shared/dom.js";
 
 export function initGaps(section, ctx) {
   const msg = h("p", { class: "notice", role: "alert", hidden: true });

@@ -1,6 +1,6 @@
 // Import (JSON, CSV or a Markdown zip; all or nothing, every bad row listed) and export.
 import { api } from "./api.js";
-import { clear, field, h, say } from "./dom.js";
+import { clear, field, h, say } from "../shared/dom.js";
 
 const TYPES = { json: "application/json", csv: "text/csv", zip: "application/zip" };
 

@@ -1,6 +1,6 @@
 // "Try it": what the bot would do with a message, and why (stores nothing).
 import { api } from "./api.js";
-import { clear, field, h, say } from "./dom.js";
+import { clear, field, h, say } from "../shared/dom.js";
 import { renderMarkdown } from "../shared/markdown.js";
 
 function num(value, digits = 3) {

@@ -1,6 +1,6 @@
 // Users and roles: the staff list, new accounts, deactivation.
 import { api } from "./api.js";
-import { clear, field, formatDate, h, say } from "./dom.js";
+import { clear, field, formatDate, h, say } from "../shared/dom.js";
 
 export function initUsers(section, ctx) {
   const msg = h("p", { class: "notice", role: "alert", hidden: true });

@@ -5,17 +5,8 @@
 import { api, ApiError, clientId, getToken, setToken, setUnauthorizedHandler } from "./api.js";
 import { AgentStream } from "./stream.js";
 import { renderMarkdown } from "../shared/markdown.js";
-import {
-  $,
-  clear,
-  clockTime,
-  duration,
-  el,
-  insertAtCaret,
-  reasonLabel,
-  sentimentClass,
-  sentimentLabel,
-} from "./dom.js";
+import { $, clear, h, insertAtCaret, rememberFocus, restoreFocus } from "../shared/dom.js";
+import { clockTime, duration, reasonLabel, sentimentClass, sentimentLabel } from "./format.js";
 
 const PRESENCE_KEY = "switchboard:agent:presence";
 const BASE_TITLE = "Agent console — Switchboard";
@@ -280,18 +271,6 @@ function waitingText(item) {
   return duration(item.waiting_seconds + (Date.now() - state.queueFetchedAt) / 1000);
 }
 
-function rememberFocus(list) {
-  const active = document.activeElement;
-  if (!active || !list.contains(active)) return null;
-  return active.dataset.focusKey || null;
-}
-
-function restoreFocus(list, key) {
-  if (!key) return;
-  const target = list.querySelector(`[data-focus-key="${CSS.escape(key)}"]`);
-  if (target) target.focus();
-}
-
 function renderQueue() {
   const list = $("queue");
   const focusKey = rememberFocus(list);
@@ -304,30 +283,30 @@ function renderQueue() {
     const summary = packet.summary || packet.question || (lastCustomer && lastCustomer.text) || "";
     const selected = state.current && state.current.id === id;
     list.append(
-      el(
+      h(
         "li",
         { class: `queue-item${isNew ? " is-new" : ""}${selected ? " selected" : ""}`, dataset: { id } },
-        el(
+        h(
           "div",
           { class: "qi-top" },
-          el("span", { class: "reason" }, reasonLabel(packet.reason || item.reason)),
-          isNew ? el("span", { class: "tag-new" }, "New") : null,
-          el("span", { class: "wait", dataset: { wait: id } }, `waiting ${waitingText(item)}`),
+          h("span", { class: "reason" }, reasonLabel(packet.reason || item.reason)),
+          isNew ? h("span", { class: "tag-new" }, "New") : null,
+          h("span", { class: "wait", dataset: { wait: id } }, `waiting ${waitingText(item)}`),
         ),
-        el(
+        h(
           "p",
           { class: `sentiment ${sentimentClass(item.sentiment)}` },
           `Sentiment: ${sentimentLabel(item.sentiment)}`,
         ),
-        el("p", { class: "summary" }, summary),
+        h("p", { class: "summary" }, summary),
         lastCustomer && lastCustomer.text !== (packet.question || summary)
-          ? el("p", { class: "last muted" }, `Last: “${lastCustomer.text}”`)
+          ? h("p", { class: "last muted" }, `Last: “${lastCustomer.text}”`)
           : null,
-        item.contact_email ? el("p", { class: "muted small" }, `Email: ${item.contact_email}`) : null,
-        el(
+        item.contact_email ? h("p", { class: "muted small" }, `Email: ${item.contact_email}`) : null,
+        h(
           "div",
           { class: "qi-actions" },
-          el(
+          h(
             "button",
             {
               type: "button",
@@ -338,7 +317,7 @@ function renderQueue() {
             },
             "Claim",
           ),
-          el(
+          h(
             "button",
             {
               type: "button",
@@ -386,10 +365,10 @@ function renderMine() {
     const unread = state.unread.has(conv.id);
     const selected = state.current && state.current.id === conv.id;
     list.append(
-      el(
+      h(
         "li",
         { class: selected ? "selected" : "" },
-        el(
+        h(
           "button",
           {
             type: "button",
@@ -398,9 +377,9 @@ function renderMine() {
             "aria-current": selected ? "true" : null,
             onclick: guard(() => openConversation(conv.id)),
           },
-          el("span", {}, reasonLabel(conv.handoff_reason)),
-          el("span", { class: "muted small" }, ` · since ${clockTime(conv.assigned_at)}`),
-          unread ? el("span", { class: "tag-new" }, "New message") : null,
+          h("span", {}, reasonLabel(conv.handoff_reason)),
+          h("span", { class: "muted small" }, ` · since ${clockTime(conv.assigned_at)}`),
+          unread ? h("span", { class: "tag-new" }, "New message") : null,
         ),
       ),
     );
@@ -517,21 +496,21 @@ function appendMessage(message) {
   if (message.author === "bot" && Array.isArray(meta.sources) && meta.sources.length) {
     details.push(`source: ${meta.sources.map((s) => s.title).join(", ")}`);
   }
-  const item = el(
+  const item = h(
     "li",
     { class: `msg ${message.author}`, dataset: { seq: message.seq } },
-    el(
+    h(
       "div",
       { class: "msg-meta" },
-      el("span", { class: "author" }, authorLabel(message)),
-      el("time", { datetime: message.created_at }, clockTime(message.created_at)),
+      h("span", { class: "author" }, authorLabel(message)),
+      h("time", { datetime: message.created_at }, clockTime(message.created_at)),
     ),
     // Bot answers and agents' replies are Markdown, shown as the customer sees them (built as
     // DOM, never parsed as HTML); customers' words stay plain text.
     message.author === "bot" || message.author === "agent"
-      ? el("div", { class: "msg-text md" }, renderMarkdown(message.text, { breaks: true }))
-      : el("p", { class: "msg-text" }, message.text),
-    details.length ? el("p", { class: "msg-details" }, details.join(" · ")) : null,
+      ? h("div", { class: "msg-text md" }, renderMarkdown(message.text, { breaks: true }))
+      : h("p", { class: "msg-text" }, message.text),
+    details.length ? h("p", { class: "msg-details" }, details.join(" · ")) : null,
   );
   // keep seq order even if an older message arrives late
   const later = [...list.children].find((li) => Number(li.dataset.seq) > message.seq);
@@ -546,16 +525,16 @@ function addNote(note) {
   if (!current || current.noteIds.has(note.id)) return;
   current.noteIds.add(note.id);
   $("notes").append(
-    el(
+    h(
       "li",
       { class: "note" },
-      el(
+      h(
         "div",
         { class: "msg-meta" },
-        el("span", { class: "author" }, (note.author && note.author.name) || "Staff"),
-        el("time", { datetime: note.created_at }, clockTime(note.created_at)),
+        h("span", { class: "author" }, (note.author && note.author.name) || "Staff"),
+        h("time", { datetime: note.created_at }, clockTime(note.created_at)),
       ),
-      el("p", { class: "msg-text" }, note.text),
+      h("p", { class: "msg-text" }, note.text),
     ),
   );
 }
@@ -602,7 +581,7 @@ function updateControls() {
 
 function row(label, value) {
   if (value === undefined || value === null || value === "") return null;
-  return [el("dt", {}, label), el("dd", {}, String(value))];
+  return [h("dt", {}, label), h("dd", {}, String(value))];
 }
 
 function intentText(intent) {
@@ -618,14 +597,14 @@ function renderPacket() {
   const box = clear($("packet"));
   const packet = view.handoff;
   if (!packet) {
-    box.append(el("p", { class: "muted" }, "No handoff packet (the bot did not hand this over)."));
+    box.append(h("p", { class: "muted" }, "No handoff packet (the bot did not hand this over)."));
     return;
   }
   const signals = packet.signals || {};
   const num = (v) => (typeof v === "number" ? v.toFixed(2) : v);
   box.append(
-    el("p", { class: "summary" }, packet.summary || ""),
-    el(
+    h("p", { class: "summary" }, packet.summary || ""),
+    h(
       "dl",
       { class: "facts" },
       row("Reason", reasonLabel(packet.reason)),
@@ -643,18 +622,18 @@ function renderPacket() {
   const slots = Object.entries(packet.slots || {});
   if (slots.length) {
     box.append(
-      el("h3", {}, "Details collected"),
-      el("dl", { class: "facts" }, slots.map(([k, v]) => row(k, v))),
+      h("h3", {}, "Details collected"),
+      h("dl", { class: "facts" }, slots.map(([k, v]) => row(k, v))),
     );
   }
   if ((packet.articles || []).length) {
     box.append(
-      el("h3", {}, "Articles the bot tried"),
-      el(
+      h("h3", {}, "Articles the bot tried"),
+      h(
         "ul",
         { class: "tried" },
         packet.articles.map((a) =>
-          el("li", {}, `${a.title} `, el("span", { class: "muted" }, `(${Number(a.score).toFixed(2)})`)),
+          h("li", {}, `${a.title} `, h("span", { class: "muted" }, `(${Number(a.score).toFixed(2)})`)),
         ),
       ),
     );
@@ -713,9 +692,9 @@ async function loadCanned() {
   state.canned = await api("GET", "/api/v1/agent/canned");
   const select = $("canned");
   clear(select);
-  select.append(el("option", { value: "" }, state.canned.length ? "Canned responses…" : "No canned responses"));
+  select.append(h("option", { value: "" }, state.canned.length ? "Canned responses…" : "No canned responses"));
   for (const item of state.canned) {
-    select.append(el("option", { value: String(item.id) }, `/${item.shortcut} — ${item.title}`));
+    select.append(h("option", { value: String(item.id) }, `/${item.shortcut} — ${item.title}`));
   }
 }
 
@@ -760,23 +739,23 @@ async function loadAssist() {
   }
   $("assist-intent").textContent = parts.join(" · ") || "No customer message yet.";
   if (!result.articles.length) {
-    list.append(el("li", { class: "muted" }, "No matching articles."));
+    list.append(h("li", { class: "muted" }, "No matching articles."));
     return;
   }
   for (const article of result.articles) {
     const excerpt = article.body.length > 220 ? `${article.body.slice(0, 220)}…` : article.body;
     list.append(
-      el(
+      h(
         "li",
         { class: "assist-item" },
-        el(
+        h(
           "div",
           { class: "qi-top" },
-          el("strong", {}, article.title),
-          el("span", { class: "muted small" }, `${Math.round(article.score * 100)}% match`),
+          h("strong", {}, article.title),
+          h("span", { class: "muted small" }, `${Math.round(article.score * 100)}% match`),
         ),
-        el("div", { class: "small md" }, renderMarkdown(excerpt)),
-        el(
+        h("div", { class: "small md" }, renderMarkdown(excerpt)),
+        h(
           "button",
           {
             type: "button",
@@ -811,14 +790,14 @@ function renderTransferTargets() {
   const select = $("transfer-to");
   const chosen = select.value;
   clear(select);
-  select.append(el("option", { value: "" }, "Transfer to…"));
+  select.append(h("option", { value: "" }, "Transfer to…"));
   const others = [...state.agents.values()]
     .filter((a) => !state.user || a.id !== state.user.id)
     .sort((a, b) => Number(b.online) - Number(a.online) || a.name.localeCompare(b.name));
   for (const agent of others) {
     const status = agent.online ? "online" : agent.presence === "away" ? "away" : "offline";
     const load = agent.open_conversations !== undefined ? `, ${agent.open_conversations} open` : "";
-    select.append(el("option", { value: String(agent.id) }, `${agent.name} (${status}${load})`));
+    select.append(h("option", { value: String(agent.id) }, `${agent.name} (${status}${load})`));
   }
   if ([...select.options].some((o) => o.value === chosen)) select.value = chosen;
   if (state.current) updateControls();

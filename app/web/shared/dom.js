@@ -1,4 +1,5 @@
-// Tiny DOM helpers. Every string goes in as text (textContent / text nodes), never as HTML.
+// The DOM helpers of both consoles. Every string goes in as text (textContent / text nodes),
+// never as HTML.
 
 /**
  * h("button", {class: "x", onclick: fn, "aria-label": "..."}, "text", childNode, [more])
@@ -39,6 +40,8 @@ export function clear(el) {
   return el;
 }
 
+export const $ = (id) => document.getElementById(id);
+
 /** Show `message` in a status/alert region (text only); an empty message hides it. */
 export function say(region, message, kind = "info") {
   region.textContent = message || "";
@@ -70,4 +73,33 @@ export function field(label, input, hint) {
   }
   children.push(input);
   return { wrap: h("div", { class: "field" }, children), input };
+}
+
+/** The focus key (data-focus-key) of the control in `list` that has the focus, if any: a list
+ * rebuilt from scratch gives the focus back with restoreFocus. */
+export function rememberFocus(list) {
+  const active = document.activeElement;
+  if (!active || !list.contains(active)) return null;
+  return active.dataset.focusKey || null;
+}
+
+export function restoreFocus(list, key) {
+  if (!key) return;
+  const target = list.querySelector(`[data-focus-key="${CSS.escape(key)}"]`);
+  if (target) target.focus();
+}
+
+/** Insert text at the caret of a textarea (on its own paragraph if there is text already). */
+export function insertAtCaret(textarea, text) {
+  const start = textarea.selectionStart ?? textarea.value.length;
+  const end = textarea.selectionEnd ?? textarea.value.length;
+  const before = textarea.value.slice(0, start);
+  const after = textarea.value.slice(end);
+  const lead = before && !before.endsWith("\n") ? "\n\n" : "";
+  const trail = after && !after.startsWith("\n") ? "\n\n" : "";
+  textarea.value = before + lead + text + trail + after;
+  const caret = (before + lead + text).length;
+  textarea.focus();
+  textarea.setSelectionRange(caret, caret);
+  textarea.dispatchEvent(new Event("input", { bubbles: true }));
 }
