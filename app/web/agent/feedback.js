@@ -54,3 +54,9 @@ export function soon(key, fn, ms = 120) {
   clearTimeout(debounced.get(key));
   debounced.set(key, setTimeout(guard(fn), ms));
 }
+
+/** Drop the refreshes not run yet (signing out: their token is about to be revoked). */
+export function cancelRefreshes() {
+  for (const timer of debounced.values()) clearTimeout(timer);
+  debounced.clear();
+}

@@ -5,7 +5,7 @@ import { $ } from "../shared/dom.js";
 import { api, getToken, setToken } from "./api.js";
 import { loadCanned } from "./composer.js";
 import { onStreamEvent } from "./events.js";
-import { guard } from "./feedback.js";
+import { cancelRefreshes, guard } from "./feedback.js";
 import { loadAgents, PRESENCE_KEY, setPresence, showConnection } from "./presence.js";
 import { BASE_TITLE, loadMine, loadQueue } from "./queue.js";
 import { state } from "./state.js";
@@ -38,9 +38,15 @@ export async function login(event) {
   }
 }
 
-export function showLogin(message) {
+/** Stop the live stream and the refreshes it scheduled: nothing more is asked with the token. */
+function stopLive() {
   state.stream?.stop();
   state.stream = null;
+  cancelRefreshes();
+}
+
+export function showLogin(message) {
+  stopLive();
   state.user = null;
   state.current = null;
   setToken(null);
@@ -53,7 +59,9 @@ export function showLogin(message) {
 
 export async function logout() {
   // Signing out means leaving: go offline first, so the queue stops counting on this agent
-  // and their open conversations go back to it for a colleague.
+  // and their open conversations go back to it for a colleague. The live stream stops before,
+  // so the events of going offline schedule no refresh that would outlive the token.
+  stopLive();
   try {
     await api("PUT", "/api/v1/agent/presence", { body: { status: "offline" } });
   } catch {
