@@ -90,6 +90,13 @@ class UserNotFound(NotFound):
         super().__init__(f"user {user_id} does not exist")
 
 
+class ArticleNotFound(NotFound):
+    """No article has this id."""
+
+    def __init__(self, article_id: int) -> None:
+        super().__init__(f"article {article_id} does not exist")
+
+
 class CannedResponseNotFound(NotFound):
     """No canned response has this id."""
 

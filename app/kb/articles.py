@@ -19,7 +19,7 @@ from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.engine import Connection
 
 from app.auth.models import User
-from app.errors import Conflict, NotFound, Unprocessable
+from app.errors import ArticleNotFound, Conflict, NotFound, Unprocessable
 from app.kb.models import Article, ArticleVersion
 from app.kb.schemas import ArticleDraft
 from app.kb.writes import Change, Content, write_articles
@@ -62,7 +62,7 @@ def get_article(conn: Connection, *, article_id: int, lock: bool = False) -> dic
         query = query.with_for_update()
     row = conn.execute(query).mappings().first()
     if row is None:
-        raise NotFound(f"article {article_id} does not exist")
+        raise ArticleNotFound(article_id)
     return dict(row)
 
 
@@ -162,7 +162,7 @@ def update_article(
 def delete_article(conn: Connection, *, article_id: int) -> None:
     """Delete an article and its history; bumps the revision if it was published."""
     if not write_articles(conn, deletes=[article_id]).deleted:
-        raise NotFound(f"article {article_id} does not exist")
+        raise ArticleNotFound(article_id)
 
 
 def list_versions(conn: Connection, *, article_id: int) -> list[dict[str, Any]]:
