@@ -12,7 +12,7 @@ closed with 1013 (try again later).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, WebSocketException
@@ -28,10 +28,11 @@ from app.realtime.broker import Broker
 TRY_AGAIN_LATER = 1013
 
 
-def provide(name: str) -> Callable[[HTTPConnection], Any]:
-    """A dependency giving the running service's part `name`."""
+def provide(name: str) -> Callable[[HTTPConnection], Awaitable[Any]]:
+    """A dependency giving the running service's part `name` (a coroutine function: FastAPI
+    would run a plain function in its thread pool, a thread hop on every request)."""
 
-    def get(connection: HTTPConnection) -> Any:
+    async def get(connection: HTTPConnection) -> Any:
         running = getattr(connection.app.state, "runtime", None)
         if running is None:
             if connection.scope["type"] == "websocket":

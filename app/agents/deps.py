@@ -10,7 +10,7 @@ from app.agents.flows import StaffActions
 from app.deps import BrokerDep, DbDep, SettingsDep
 
 
-def staff_actions(db: DbDep, broker: BrokerDep, settings: SettingsDep) -> StaffActions:
+async def staff_actions(db: DbDep, broker: BrokerDep, settings: SettingsDep) -> StaffActions:
     """The staff actions on this service's database and broker."""
     return StaffActions(db=db, broker=broker, settings=settings.agents)
 

@@ -18,7 +18,7 @@ from app.kb.deps import KnowledgeDep
 from app.kb.schemas import ArticleRead
 
 
-def gap_sources(
+async def gap_sources(
     db: DbDep,
     batcher: BatcherDep,
     embedder: EmbedderDep,

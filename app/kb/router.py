@@ -65,7 +65,7 @@ class LiveChanges:
         return result
 
 
-def live_changes(db: DbDep, refresher: RefresherDep) -> LiveChanges:
+async def live_changes(db: DbDep, refresher: RefresherDep) -> LiveChanges:
     """Knowledge-base changes on this service's database and index."""
     return LiveChanges(db, refresher)
 
