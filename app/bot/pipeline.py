@@ -109,7 +109,7 @@ class Bot:
         settings: Settings,
     ) -> None:
         self._db = db
-        self.reader = reader
+        self._reader = reader
         self._intents = intents
         self._access = access
         self._broker = broker
@@ -118,7 +118,7 @@ class Bot:
     async def understand(self, text: str) -> Understanding:
         """Everything read from one encoder call, plus the pattern checks (503 on a model
         failure)."""
-        return await self.reader.understand(text)
+        return await self._reader.understand(text)
 
     def plan_reply(self, understanding: Understanding, dialog: Dialog) -> BotReply:
         """What the bot would say to a message in a conversation at `dialog` (no I/O; an HTTP
