@@ -92,7 +92,9 @@ class Runtime:
             nprobe=settings.retrieval.ivf_nprobe,
         )
         try:
-            intents = await IntentEngine.start(settings, batcher.encode_many)
+            intents = await IntentEngine.start(
+                settings, batcher.encode_many, model_key=embedder.key
+            )
         except BaseException:
             await batcher.close()
             await db.dispose()

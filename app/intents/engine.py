@@ -2,18 +2,22 @@
 their examples at start, and the HTTP client their actions use.
 
 The classifier reads the same vector the knowledge search uses (and the message text):
-recognising an intent costs no second encoder call.
+recognising an intent costs no second encoder call. A classifier fitted in this process is reused
+by a later start with the same encoder and examples (a process that starts several services, as
+the test suite and the evaluation commands do, encodes and fits them once).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
 
 import httpx
 import numpy as np
+from cachetools import LRUCache
 
 from app.config import Settings
 from app.intents import slots as slot_reading
@@ -35,6 +39,31 @@ log = logging.getLogger(__name__)
 
 Encode = Callable[[list[str]], Awaitable[np.ndarray]]
 
+# Classifiers fitted in this process, by encoder and examples (immutable, so safe to share).
+_fitted: LRUCache[str, IntentClassifier] = LRUCache(maxsize=8)
+
+
+def _examples_key(model_key: str, texts: list[str], labels: list[str]) -> str:
+    digest = hashlib.sha256(model_key.encode())
+    for label, text in zip(labels, texts, strict=True):
+        digest.update(b"\0" + label.encode() + b"\t" + text.encode())
+    return digest.hexdigest()
+
+
+async def _fit(
+    encode: Encode, texts: list[str], labels: list[str], model_key: str | None
+) -> IntentClassifier:
+    key = _examples_key(model_key, texts, labels) if model_key is not None else None
+    if key is not None and (known := _fitted.get(key)) is not None:
+        return known
+    vectors = await encode(texts)
+    classifier = await asyncio.to_thread(
+        partial(IntentClassifier.fit, vectors, labels, texts=texts)
+    )
+    if key is not None:
+        _fitted[key] = classifier
+    return classifier
+
 
 class IntentEngine:
     """Recognises intents and runs their actions."""
@@ -52,8 +81,11 @@ class IntentEngine:
         self.targets = targets
 
     @classmethod
-    async def start(cls, settings: Settings, encode: Encode) -> IntentEngine:
-        """Load and validate the intents folder, fit the classifier on the examples."""
+    async def start(
+        cls, settings: Settings, encode: Encode, *, model_key: str | None = None
+    ) -> IntentEngine:
+        """Load and validate the intents folder, fit the classifier on the examples (or reuse
+        the one fitted in this process for the same examples and encoder `model_key`)."""
         catalog = with_builtins(await asyncio.to_thread(load_intents, settings.intents_dir))
         missing = sorted(catalog.integrations - set(settings.integrations))
         if missing:
@@ -72,10 +104,7 @@ class IntentEngine:
         labels = [i.name for i in catalog.intents.values() for _ in i.examples]
         classifier = None
         if len(catalog.intents) >= 2:
-            vectors = await encode(texts)
-            classifier = await asyncio.to_thread(
-                partial(IntentClassifier.fit, vectors, labels, texts=texts)
-            )
+            classifier = await _fit(encode, texts, labels, model_key)
         if any(s.type is SlotType.DATE for i in catalog.intents.values() for s in i.slots.values()):
             await asyncio.to_thread(slot_reading.warm_up)
         targets = {
