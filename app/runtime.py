@@ -159,13 +159,21 @@ class Runtime:
             published = await kb_service.list_published(session)
             revision = await kb_service.get_revision(session)
         log.info(
-            "knowledge folder %s: %d added, %d updated, %d removed, %d unchanged",
+            "knowledge folder %s: %d added, %d updated, %d removed, %d unchanged, "
+            "%d kept deleted (deleted through the API)",
             self.settings.kb_dir,
             report.added,
             report.updated,
             report.removed,
             report.unchanged,
+            report.kept_deleted,
         )
+        for slug in report.restored:
+            log.warning(
+                "knowledge folder article %r was deleted through the API, but its file has "
+                "changed since: synced again",
+                slug,
+            )
         return await self.knowledge.rebuild(
             published, revision=revision, encode=self.batcher.encode_many
         )

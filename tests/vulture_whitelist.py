@@ -28,7 +28,7 @@ from app.conversations.models import Conversation, EventType
 from app.conversations.schemas import CustomerConversationView, MessagePage
 from app.insights.schemas import GapCluster, GapReport, KbHealth, NeverMatched, StatusCounts
 from app.kb import transfer_router
-from app.kb.models import Article
+from app.kb.models import Article, FolderDeletion
 from app.kb.schemas import ArticleRead
 from app.runtime import Runtime
 
@@ -89,3 +89,6 @@ sqlite3.Connection.isolation_level
 onnxruntime.SessionOptions.intra_op_num_threads
 onnxruntime.SessionOptions.inter_op_num_threads
 np.ndarray.flags.writeable
+
+# When an admin deleted a knowledge-folder article: stored for the operator reading the table.
+FolderDeletion.deleted_at

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from app.auth.models import User
 from app.errors import ArticleNotFound, Conflict, NotFound, Unprocessable
+from app.kb import folder_deletions
 from app.kb.models import Article, ArticleVersion
 from app.kb.schemas import ArticleDraft
 from app.kb.writes import Change, Content, write_articles
@@ -159,10 +160,17 @@ def update_article(
     return get_article(conn, article_id=article_id)
 
 
-def delete_article(conn: Connection, *, article_id: int) -> None:
-    """Delete an article and its history; bumps the revision if it was published."""
+def delete_article(conn: Connection, *, article_id: int, deleted_by: int | None = None) -> None:
+    """Delete an article and its history; bumps the revision if it was published. An article
+    that came from the knowledge folder stays deleted across restarts (`folder_deletions`)."""
+    current = get_article(conn, article_id=article_id, lock=True)
+    from_folder = folder_deletions.folder_hash(conn, current)
     if not write_articles(conn, deletes=[article_id]).deleted:
         raise ArticleNotFound(article_id)
+    if from_folder is not None:
+        folder_deletions.remember(
+            conn, slug=current["slug"], content_hash=from_folder, deleted_by=deleted_by
+        )
 
 
 def list_versions(conn: Connection, *, article_id: int) -> list[dict[str, Any]]:

@@ -56,6 +56,18 @@ class ArticleVersion(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class FolderDeletion(Base):
+    """A knowledge-folder article deleted through the API: the folder sync does not create it
+    again while the file still holds the text it had (`content_hash`) when it was deleted."""
+
+    __tablename__ = "kb_folder_deletions"
+
+    slug: Mapped[str] = mapped_column(String(200), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    deleted_by: Mapped[int | None] = mapped_column(BigId, default=None)
+    deleted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class KbRevision(Base):
     """A single row whose `revision` grows whenever published knowledge changes."""
 

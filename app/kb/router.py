@@ -156,8 +156,11 @@ async def delete_article(
     response: Response,
     wait: WaitLive = False,
 ) -> Response:
-    """Delete an article and its history (archive it instead to keep them)."""
-    await changes.apply(response, wait, article_service.delete_article, article_id=article_id)
+    """Delete an article and its history (archive it instead to keep them). An article of the
+    knowledge folder stays deleted after a restart until its file changes."""
+    await changes.apply(
+        response, wait, article_service.delete_article, article_id=article_id, deleted_by=admin.id
+    )
     response.status_code = status.HTTP_204_NO_CONTENT
     return response
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.kb import writes
+from app.kb import folder_deletions, writes
 from app.kb.loader import ArticleIn
 from app.kb.models import Article
 from app.kb.writes import FILE, PUBLISHED, Change, Content, find_articles, write_articles
@@ -28,6 +28,8 @@ class SyncReport:
     updated: int
     removed: int
     unchanged: int
+    kept_deleted: int = 0  # files of articles deleted through the API, not created again
+    restored: tuple[str, ...] = ()  # slugs deleted through the API whose file changed since
 
     @property
     def changed(self) -> bool:
@@ -51,7 +53,8 @@ async def sync_folder(session: AsyncSession, *, articles_in: list[ArticleIn]) ->
     session's transaction.
 
     Articles created through the API or an import are never touched; one whose slug collides
-    with a file keeps its content.
+    with a file keeps its content. A file whose article was deleted through the API is skipped
+    while it holds the same text; changed since, it is synced again (app/kb/folder_deletions.py).
     """
     return await session.run_sync(lambda s: _sync_folder(s.connection(), articles_in))
 
@@ -60,13 +63,21 @@ def _sync_folder(conn: Connection, articles_in: list[ArticleIn]) -> SyncReport:
     """`sync_folder` on a connection."""
     # Only file articles and those whose slug a file claims: not every API article's body.
     existing = find_articles(conn, slugs=[a.slug for a in articles_in], source=FILE, lock=True)
+    deleted = folder_deletions.remembered(conn)
     creates: list[Content] = []
     updates: list[tuple[dict[str, Any], Content]] = []
-    unchanged = 0
+    unchanged = kept_deleted = 0
+    restored: list[str] = []
     for article_in in articles_in:
         content = Content.of_file(article_in)
         current = existing.pop(content.slug, None)
         if current is None:
+            was_deleted = deleted.get(content.slug)
+            if was_deleted == content.content_hash:
+                kept_deleted += 1
+                continue
+            if was_deleted is not None:
+                restored.append(content.slug)
             creates.append(content)
         elif current["source"] == FILE and content.differs_from(current):
             updates.append((current, content))
@@ -74,8 +85,15 @@ def _sync_folder(conn: Connection, articles_in: list[ArticleIn]) -> SyncReport:
             unchanged += 1
     gone = [row["id"] for row in existing.values() if row["source"] == FILE]
     write_articles(conn, change=Change.FOLDER, creates=creates, updates=updates, deletes=gone)
+    in_folder = {a.slug for a in articles_in}
+    folder_deletions.forget(conn, [*restored, *(s for s in deleted if s not in in_folder)])
     return SyncReport(
-        added=len(creates), updated=len(updates), removed=len(gone), unchanged=unchanged
+        added=len(creates),
+        updated=len(updates),
+        removed=len(gone),
+        unchanged=unchanged,
+        kept_deleted=kept_deleted,
+        restored=tuple(restored),
     )
 
 

@@ -1,5 +1,6 @@
-"""The knowledge folder on restart: only changed articles re-embed, removals disappear, and a
-malformed file stops the start with a message naming it."""
+"""The knowledge folder on restart: only changed articles re-embed, removals disappear, articles
+deleted through the API stay deleted until their file changes, and a malformed file stops the
+start with a message naming it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,15 @@ from typing import Any
 import pytest
 
 from app.kb.loader import KbFormatError
-from tests.conftest import SHIPPED_KB, ask, open_conversation
+from tests.conftest import (
+    ADMIN,
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    SHIPPED_KB,
+    ask,
+    login,
+    open_conversation,
+)
 
 
 @pytest.fixture
@@ -45,6 +54,59 @@ async def test_edits_and_removals_apply_on_restart(
         assert "free this month" in reply["text"]
         reply = (await ask(client, opened, "can I pay with Klarna?")).json()["reply"]
         assert all("Klarna" not in s["title"] for s in reply["sources"])
+
+
+async def _article_slugs(client: Any, headers: dict[str, str]) -> dict[str, int]:
+    page = await client.get("/api/v1/admin/kb/articles?limit=200", headers=headers)
+    assert page.status_code == 200, page.text
+    return {a["slug"]: a["id"] for a in page.json()["items"]}
+
+
+async def test_articles_deleted_through_the_api_stay_deleted_after_a_restart(
+    start_app: Callable[..., Any], kb_copy: Path
+) -> None:
+    async with start_app(kb_dir=kb_copy, **ADMIN) as client:
+        admin = await login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
+        slugs = await _article_slugs(client, admin)
+        edited = await client.put(  # an admin's edit of a folder article, then deleted too
+            f"/api/v1/admin/kb/articles/{slugs['gift-wrapping']}",
+            json={"title": "Gift wrapping", "body": "Wrapped by hand.", "version": 1},
+            headers=admin,
+        )
+        assert edited.status_code == 200, edited.text
+        for slug in ("klarna", "gift-wrapping"):
+            deleted = await client.delete(
+                f"/api/v1/admin/kb/articles/{slugs[slug]}?wait=true", headers=admin
+            )
+            assert deleted.status_code == 204, deleted.text
+        articles = (await client.get("/readyz")).json()["knowledge"]["articles"]
+
+    async with start_app(kb_dir=kb_copy, **ADMIN) as client:
+        admin = await login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
+        slugs_now = await _article_slugs(client, admin)
+        assert "klarna" not in slugs_now and "gift-wrapping" not in slugs_now
+        assert (await client.get("/readyz")).json()["knowledge"]["articles"] == articles
+        reply = await ask(client, await open_conversation(client), "can I pay with Klarna?")
+        assert all("Klarna" not in s["title"] for s in reply.json()["reply"]["sources"])
+
+    # The folder's author changes the file after the deletion: that new text is synced.
+    klarna = kb_copy / "klarna.md"
+    klarna.write_text(klarna.read_text(encoding="utf-8") + "\nNow in 3 instalments too.\n")
+    async with start_app(kb_dir=kb_copy, **ADMIN) as client:
+        admin = await login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
+        slugs_now = await _article_slugs(client, admin)
+        assert "klarna" in slugs_now and "gift-wrapping" not in slugs_now
+        assert (await client.get("/readyz")).json()["knowledge"]["articles"] == articles + 1
+
+    # A file removed from the folder and put back later counts as new.
+    wrapping = (kb_copy / "gift-wrapping.md").read_text(encoding="utf-8")
+    (kb_copy / "gift-wrapping.md").unlink()
+    async with start_app(kb_dir=kb_copy, **ADMIN):
+        pass
+    (kb_copy / "gift-wrapping.md").write_text(wrapping, encoding="utf-8")
+    async with start_app(kb_dir=kb_copy, **ADMIN) as client:
+        admin = await login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
+        assert "gift-wrapping" in await _article_slugs(client, admin)
 
 
 async def test_malformed_article_stops_the_start(
