@@ -69,6 +69,7 @@ from app.auth.models import User
 from app.conversations.models import BOT_EVENTS, Author, Conversation, Event, EventType, Message
 from app.db import utcnow
 from app.errors import Unprocessable
+from app.spreadsheet_cells import escape_formula
 
 _events = Event.__table__
 _messages = Message.__table__
@@ -541,8 +542,7 @@ def _cell(value: Any) -> str:
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat()
     text = str(value)
-    # A cell a spreadsheet would run as a formula is quoted (CSV injection).
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return escape_formula(text)
 
 
 def csv_header() -> str:

@@ -5,7 +5,9 @@ Markdown files, in the formats app/kb/imports.py reads, so an export re-imports 
   an import reads plus `id`, `version`, `source`, `updated_by`, `created_at`, `updated_at`
   (for information; an import ignores them).
 - CSV: columns slug, title, body, questions (`|`-separated), tags (`|`-separated), status;
-  UTF-8 with a byte-order mark so that spreadsheets read accents correctly.
+  UTF-8 with a byte-order mark so that spreadsheets read accents correctly. A cell that a
+  spreadsheet would run as a formula (`=HYPERLINK(...`, a body starting with `- `) gets a `'`
+  in front (app/spreadsheet_cells.py), which the import removes.
 - zip: `<slug>.md` per article (a slug with `/` makes folders), front matter `title`,
   `questions`, `tags` and `status`, as in `knowledge_base/`. Note that the folder loader
   ignores `status`: unzipping drafts into `knowledge_base/` would publish them.
@@ -29,6 +31,7 @@ from app.db import utcnow
 from app.kb.imports import CSV_COLUMNS, ImportFormat, join_list
 from app.kb.models import Article
 from app.kb.writes import get_revision
+from app.spreadsheet_cells import escape_formula
 
 MEDIA_TYPES: dict[ImportFormat, str] = {
     "json": "application/json",
@@ -87,16 +90,15 @@ def to_csv(rows: list[dict[str, Any]]) -> bytes:
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for row in rows:
-        writer.writerow(
-            [
-                row["slug"],
-                row["title"],
-                row["body"],
-                join_list(row["questions"], "|"),
-                join_list(row["tags"], "|,"),
-                row["status"],
-            ]
-        )
+        cells = [
+            row["slug"],
+            row["title"],
+            row["body"],
+            join_list(row["questions"], "|"),
+            join_list(row["tags"], "|,"),
+            row["status"],
+        ]
+        writer.writerow([escape_formula(cell) for cell in cells])
     return out.getvalue().encode("utf-8-sig")
 
 

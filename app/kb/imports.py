@@ -7,7 +7,8 @@ Formats (the export in app/kb/exports.py writes the same ones, so an export re-i
   Fields an export adds for information (`id`, `version`, `source`, ...) are ignored.
 - CSV: a header row naming `title` and `body`, optionally `questions` (separated by `|`), `tags`
   (separated by `|` or `,`), `status` and `slug`. A backslash escapes a separator in a value
-  (`\\|`) and itself (`\\\\`). UTF-8, with or without a byte-order mark.
+  (`\\|`) and itself (`\\\\`). UTF-8, with or without a byte-order mark. A cell the export
+  escaped for spreadsheets (`'=...`, app/spreadsheet_cells.py) reads back as it was.
 - zip: Markdown files with front matter, as in `knowledge_base/`; an article's slug is its path
   without `.md` (lower-case), and the front matter may carry `status`. Other files, `README.md`
   and hidden files are skipped. Entry count and uncompressed size are capped (zip bombs).
@@ -54,6 +55,7 @@ from app.kb.writes import (
     get_revision,
     write_articles,
 )
+from app.spreadsheet_cells import unescape_formula
 
 ImportFormat = Literal["json", "csv", "zip"]
 
@@ -282,7 +284,7 @@ def _csv_item(row: int, columns: list[str], cells: list[str]) -> _RawItem:
     if len(cells) > len(columns):
         message = f"has {len(cells)} cells but the header names {len(columns)} columns"
         return _RawItem(where, None, [("row", message)])
-    record = dict(zip(columns, cells, strict=False))
+    record = {column: unescape_formula(cell) for column, cell in zip(columns, cells, strict=False)}
     values: dict[str, Any] = {
         "title": record.get("title", ""),
         "body": record.get("body", ""),
