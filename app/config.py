@@ -84,12 +84,18 @@ class AuthSettings(BaseModel):
         12.0, gt=0, le=24 * 90, description="How long a staff token stays valid after login."
     )
     login_attempts: str = Field(
-        "5/15 minutes",
-        description="Failed logins allowed per email address (a `limits` rate string); "
-        "beyond it the address gets 429 until the window passes.",
+        "5/15 minutes;20/day",
+        description="Failed logins allowed per (email, client address): `limits` rate strings "
+        "separated by `;`. Beyond it that address gets 429 for that email until the window "
+        "passes; the owner signing in from another address is not affected.",
+    )
+    login_attempts_per_email: str = Field(
+        "100/day",
+        description="Failed logins allowed per email from every address together (slows a "
+        "guesser spread over many addresses).",
     )
     login_attempts_per_ip: str = Field(
-        "30/15 minutes", description="Failed logins allowed per client address."
+        "30/15 minutes", description="Failed logins allowed per client address, for any email."
     )
 
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 
 from app.auth import passwords
 from app.auth import service as auth_service
+from app.auth.client_address import client_address
 from app.auth.deps import CurrentStaff, StaffBearer
 from app.auth.schemas import LoginIn, LoginResult, UserRead
 from app.auth.service import StaffUser
@@ -65,8 +66,7 @@ async def login(
     throttle: ThrottleDep,
 ) -> LoginResult:
     """Exchange an email and password for a staff bearer token."""
-    client = request.client.host if request.client else "unknown"
-    async with throttle.attempt(email=login_in.email, client=client) as attempt:
+    async with throttle.attempt(email=login_in.email, client=client_address(request)) as attempt:
         user = await _check_credentials(db, login_in)
         attempt.succeeded = user is not None
     if user is None:

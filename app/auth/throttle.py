@@ -1,12 +1,22 @@
-"""Login throttling: failed sign-ins are counted per email address and per client address in a
-moving window (the `limits` library), in process or in Redis when `redis_url` is set so that
-every process shares the counts.
+"""Login throttling: failed sign-ins are counted in moving windows (the `limits` library), in
+process or in Redis when `redis_url` is set so that every process shares the counts, under
+three keys:
 
-Only failures count, and a success clears its email's count. An attempt is refused (429 with
-`Retry-After`) while the failures already stored plus the attempts still being checked in this
-process would reach a limit, so a burst of parallel guesses gets no more tries than a patient
-attacker. Unknown emails are counted like known ones: a 429 tells nothing about which accounts
-exist. Emails are kept only as digests in the store.
+- **(email, client address)**: the tight limit (`login_attempts`, default 5 per 15 minutes and
+  20 per day). A stranger's wrong passwords from one address refuse only that address, so the
+  account's owner still signs in from theirs.
+- **email, from every address** (`login_attempts_per_email`, default 100 per day): slower, so
+  a guesser spread over many addresses is still slowed.
+- **client address, for every email** (`login_attempts_per_ip`): one address guessing many
+  accounts.
+
+Only failures count (a wrong password, or a wrong or replayed one-time code); a success clears
+its (email, address) count only, so the owner signing in does not give a distributed guesser
+fresh tries. An attempt is refused (429 with `Retry-After`) while the failures already stored
+plus the attempts still being checked in this process would reach a limit, so a burst of
+parallel guesses gets no more tries than a patient attacker. Unknown emails are counted like
+known ones: a 429 tells nothing about which accounts exist. Emails and addresses are kept only
+as digests in the store.
 """
 
 from __future__ import annotations
@@ -19,7 +29,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from limits import RateLimitItem, parse
+from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
@@ -31,17 +41,41 @@ from app.errors import ServiceUnavailable, TooManyRequests
 @dataclass
 class Attempt:
     """The outcome of one sign-in, set by the caller: True, False (wrong credentials) or None
-    (not decided, e.g. the database failed; nothing is counted)."""
+    (not decided, e.g. the database failed, or a code is still needed; nothing is counted)."""
 
     succeeded: bool | None = None
 
 
-class LoginThrottle:
-    """Counts failed sign-ins per email and per client address."""
+@dataclass(frozen=True)
+class _Key:
+    """One counter an attempt is checked against: its limits, its scope and its key."""
 
-    def __init__(self, *, per_email: str, per_client: str, storage: Storage | None = None) -> None:
-        self.per_email: RateLimitItem = parse(per_email)
-        self.per_client: RateLimitItem = parse(per_client)
+    items: tuple[RateLimitItem, ...]
+    scope: str
+    key: str
+
+
+_SUBJECTS = {
+    "pair": "this email address from your network address",
+    "email": "this email address (from every network address)",
+    "client": "your network address",
+}
+
+
+class LoginThrottle:
+    """Counts failed sign-ins per (email, client address), per email and per client address."""
+
+    def __init__(
+        self,
+        *,
+        per_email_and_client: str,
+        per_email: str,
+        per_client: str,
+        storage: Storage | None = None,
+    ) -> None:
+        self.per_email_and_client = tuple(parse_many(per_email_and_client))
+        self.per_email = tuple(parse_many(per_email))
+        self.per_client = tuple(parse_many(per_client))
         self._limiter = MovingWindowRateLimiter(storage or MemoryStorage())
         self._checking: Counter[tuple[str, str]] = Counter()
 
@@ -59,7 +93,8 @@ class LoginThrottle:
         else:
             storage = MemoryStorage()
         return cls(
-            per_email=settings.auth.login_attempts,
+            per_email_and_client=settings.auth.login_attempts,
+            per_email=settings.auth.login_attempts_per_email,
             per_client=settings.auth.login_attempts_per_ip,
             storage=storage,
         )
@@ -67,24 +102,31 @@ class LoginThrottle:
     @asynccontextmanager
     async def attempt(self, *, email: str, client: str) -> AsyncIterator[Attempt]:
         """Guard one sign-in: 429 if a limit is reached, else the caller checks the credentials
-        and sets `succeeded`; a failure is then counted, a success clears the email's count."""
+        and sets `succeeded`; a failure is then counted under every key, a success clears the
+        (email, address) count."""
+        email_key = _digest(email.strip().lower())
+        client_key = _digest(client)
         keys = (
-            (self.per_email, "email", _digest(email.strip().lower())),
-            (self.per_client, "client", client),
+            _Key(self.per_email_and_client, "pair", f"{email_key}:{client_key}"),
+            _Key(self.per_email, "email", email_key),
+            _Key(self.per_client, "client", client_key),
         )
-        for _, scope, key in keys:
-            self._checking[scope, key] += 1
+        for k in keys:
+            self._checking[k.scope, k.key] += 1
         try:
             try:
-                for item, scope, key in keys:
-                    await self._refuse_if_spent(item, scope, key)
+                for k in keys:
+                    await self._refuse_if_spent(k)
                 outcome = Attempt()
                 yield outcome
                 if outcome.succeeded is False:
-                    for item, scope, key in keys:
-                        await self._limiter.hit(item, scope, key)
+                    for k in keys:
+                        for item in k.items:
+                            await self._limiter.hit(item, k.scope, k.key)
                 elif outcome.succeeded:
-                    await self._limiter.clear(self.per_email, "email", keys[0][2])
+                    pair = keys[0]
+                    for item in pair.items:
+                        await self._limiter.clear(item, pair.scope, pair.key)
             except StorageError as exc:
                 raise ServiceUnavailable(
                     "the login throttle's store (Redis at SWITCHBOARD_REDIS_URL) is "
@@ -92,32 +134,38 @@ class LoginThrottle:
                     headers={"Retry-After": "5"},
                 ) from exc
         finally:
-            for _, scope, key in keys:
-                self._checking[scope, key] -= 1
-                if not self._checking[scope, key]:
-                    del self._checking[scope, key]
+            for k in keys:
+                self._checking[k.scope, k.key] -= 1
+                if not self._checking[k.scope, k.key]:
+                    del self._checking[k.scope, k.key]
 
-    async def _refuse_if_spent(self, item: RateLimitItem, scope: str, key: str) -> None:
-        cost = self._checking[scope, key]
-        if await self._limiter.test(item, scope, key, cost=cost):
-            return
-        stats = await self._limiter.get_window_stats(item, scope, key)
-        # Refused only because of attempts still in flight: one of them frees a slot soon.
-        wait = 1 if stats.remaining > 0 else max(1, math.ceil(stats.reset_time - time.time()))
-        subject = "this email address" if scope == "email" else "your network address"
-        raise TooManyRequests(
-            f"too many failed sign-ins for {subject} (the limit is {_describe(item)}); "
-            f"try again in {wait} seconds",
-            headers={"Retry-After": str(wait)},
-            retry_after=wait,
-        )
+    async def _refuse_if_spent(self, key: _Key) -> None:
+        cost = self._checking[key.scope, key.key]
+        for item in key.items:
+            if await self._limiter.test(item, key.scope, key.key, cost=cost):
+                continue
+            stats = await self._limiter.get_window_stats(item, key.scope, key.key)
+            # Refused only because of attempts still in flight: one of them frees a slot soon.
+            wait = 1 if stats.remaining > 0 else max(1, math.ceil(stats.reset_time - time.time()))
+            raise TooManyRequests(
+                f"too many failed sign-ins for {_SUBJECTS[key.scope]} (the limit is "
+                f"{_describe(item)}); try again in {wait} seconds",
+                headers={"Retry-After": str(wait)},
+                retry_after=wait,
+            )
 
 
-def _digest(email: str) -> str:
-    return hashlib.sha256(email.encode()).hexdigest()[:32]
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:32]
 
 
 def _describe(item: RateLimitItem) -> str:
     seconds = item.get_expiry()
-    span = f"{seconds // 60} minutes" if seconds % 60 == 0 and seconds >= 60 else f"{seconds} s"
+    if seconds % 86400 == 0:
+        days = seconds // 86400
+        span = "day" if days == 1 else f"{days} days"
+    elif seconds % 60 == 0:
+        span = f"{seconds // 60} minutes"
+    else:
+        span = f"{seconds} s"
     return f"{item.amount} per {span}"

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import ADMIN, ADMIN_EMAIL, ADMIN_PASSWORD, make_staff
+from tests.conftest import ADMIN, ADMIN_EMAIL, ADMIN_PASSWORD, LiveServer, make_staff
 
 LOGIN = "/api/v1/auth/login"
 
@@ -106,3 +106,64 @@ async def test_parallel_guesses_get_no_more_tries_than_the_limit(
     for response in responses:
         if response.status_code == 429:
             assert int(response.headers["retry-after"]) >= 1
+
+
+def _from_address(server: LiveServer, address: str) -> httpx.AsyncClient:
+    """A real HTTP client of `server` whose connections leave from `address` (any 127.x.y.z
+    reaches a loopback server on Linux), so the service sees another client address."""
+    return httpx.AsyncClient(
+        base_url=server, transport=httpx.AsyncHTTPTransport(local_address=address)
+    )
+
+
+async def test_a_strangers_failures_do_not_lock_the_owner_out(
+    start_server: Callable[..., Any],
+) -> None:
+    async with (
+        start_server(**ADMIN) as server,
+        _from_address(server, "127.0.0.2") as stranger,
+        _from_address(server, "127.0.0.3") as owner,
+    ):
+        # The default: 5 failures per 15 minutes per (email, address).
+        for _ in range(5):
+            assert (await _login(stranger, ADMIN_EMAIL, "wrong password")).status_code == 401
+        refused = await _login(stranger, ADMIN_EMAIL, ADMIN_PASSWORD)
+        assert refused.status_code == 429, "the stranger's address is refused, even rightly"
+        message = refused.json()["error"]["message"]
+        assert "this email address from your network address" in message
+        assert 0 < int(refused.headers["retry-after"]) <= 15 * 60
+
+        assert (await _login(owner, ADMIN_EMAIL, ADMIN_PASSWORD)).status_code == 200
+        # A failure from the owner's address is still counted for that address alone.
+        assert (await _login(owner, ADMIN_EMAIL, "typo password")).status_code == 401
+        assert (await _login(owner, ADMIN_EMAIL, ADMIN_PASSWORD)).status_code == 200
+
+
+async def test_the_per_email_limit_applies_across_addresses(
+    start_server: Callable[..., Any],
+) -> None:
+    async with start_server(**ADMIN, auth={"login_attempts_per_email": "6/hour"}) as server:
+        for n in range(3):  # three addresses, two failures each: under their own limit
+            async with _from_address(server, f"127.0.1.{n + 1}") as guesser:
+                for _ in range(2):
+                    response = await _login(guesser, ADMIN_EMAIL, "wrong password")
+                    assert response.status_code == 401
+        async with _from_address(server, "127.0.2.1") as fresh:
+            refused = await _login(fresh, ADMIN_EMAIL, ADMIN_PASSWORD)
+            assert refused.status_code == 429, "a fresh address meets the email's global limit"
+            message = refused.json()["error"]["message"]
+            assert "this email address (from every network address)" in message
+            assert "6 per 60 minutes" in message
+            assert 0 < int(refused.headers["retry-after"]) <= 3600
+            # Other emails are not affected.
+            response = await _login(fresh, "someone@example.com", "wrong password")
+            assert response.status_code == 401
+
+
+async def test_every_limit_of_a_setting_applies(start_app: Callable[..., Any]) -> None:
+    async with start_app(**ADMIN, auth={"login_attempts": "10/minute;3/hour"}) as client:
+        for _ in range(3):
+            assert (await _login(client, ADMIN_EMAIL, "wrong password")).status_code == 401
+        refused = await _login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
+        assert refused.status_code == 429
+        assert "3 per 60 minutes" in refused.json()["error"]["message"]
