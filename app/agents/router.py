@@ -34,6 +34,7 @@ from app.agents.views import list_conversations, staff_view
 from app.auth import service as auth_service
 from app.auth.admin_router import UserId
 from app.auth.deps import CurrentAdmin, CurrentStaff
+from app.auth.revocation import DEACTIVATED, announce_user_revoked
 from app.auth.schemas import UserRead
 from app.conversations import service as conversation_service
 from app.conversations.deps import CustomerAccessDep
@@ -332,9 +333,10 @@ async def get_conversation_view(
 
 @users_router.post("/{user_id}/deactivate")
 async def deactivate_user(
-    user_id: UserId, admin: CurrentAdmin, db: DbDep, actions: StaffActionsDep
+    user_id: UserId, admin: CurrentAdmin, db: DbDep, broker: BrokerDep, actions: StaffActionsDep
 ) -> UserRead:
-    """Disable an account: its tokens stop working at once and it can no longer sign in; its
+    """Disable an account: its tokens stop working at once (its live streams close, in every
+    process) and it can no longer sign in; its
     open conversations go back to the queue. An admin cannot deactivate themselves (409).
     (Filed with the staff routes: releasing conversations is staff work.)"""
     if user_id == admin.id:
@@ -343,5 +345,6 @@ async def deactivate_user(
             field="user_id",
         )
     user = await db.run(auth_service.deactivate_user, user_id=user_id)
+    await announce_user_revoked(broker, user_id=user.id, reason=DEACTIVATED)
     await actions.release_agent(user_id=user.id)
     return UserRead.of(user)

@@ -3,7 +3,9 @@
 It carries the staff channel (queue, presence, notes) and the user's own channel (their
 conversations' messages, assignments), opens with `{"type": "hello"}` and the presence of every
 staff member, keeps the user's presence alive while open (heartbeats: `app/agents/presence.py`)
-and closes with 4401 once their token stops being valid. Closing a user's last stream in this
+and closes with 4401 once their token stops being valid: at once when the revocation is
+announced on the user's channel (logout, deactivation: app/auth/revocation.py, in every process
+through the broker), else at the next heartbeat's check. Closing a user's last stream in this
 process marks them offline at once, so nothing is auto-assigned to a console just closed.
 
 Authentication (a bearer header or a first `auth` frame), pings and close codes are the
@@ -37,6 +39,7 @@ from app.realtime.sockets import (
     run_until_first_ends,
     serve,
 )
+from app.security import hash_token
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +63,14 @@ async def agent_stream(
         channels = (STAFF_CHANNEL, agent_channel(user.id))
         streams = LocalStreams.of(websocket.app.state)
         async with broker.subscribe(*channels) as subscription:
+            # Checked again once subscribed: a revocation announced in between is not missed.
+            if await db.read(auth_service.user_for_token, token=token) is None:
+                raise StreamClosed(UNAUTHORIZED, "the token was revoked; sign in again")
             streams.opened(user.id)
             try:
                 await feed.greet(socket, user)
                 await run_until_first_ends(
-                    _forward_all(socket, subscription),
+                    _forward_all(socket, subscription, hash_token(token)),
                     answer_client(socket),
                     feed.keep_alive(token),
                 )
@@ -75,8 +81,12 @@ async def agent_stream(
     await serve(websocket, body)
 
 
-async def _forward_all(socket: LiveSocket, subscription: Subscription) -> None:
+async def _forward_all(socket: LiveSocket, subscription: Subscription, token_digest: str) -> None:
     async for event in subscription:
+        if event.get("type") == "revoked":
+            if event.get("token") in (None, token_digest):
+                raise StreamClosed(UNAUTHORIZED, str(event.get("reason") or "token revoked"))
+            continue  # another token of the same user: not this stream's business
         await socket.send(event)
     raise StreamClosed(GOING_AWAY, "the service is shutting down; reconnect")
 

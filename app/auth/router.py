@@ -10,11 +10,12 @@ from app.auth import passwords
 from app.auth import service as auth_service
 from app.auth.client_address import client_address
 from app.auth.deps import CurrentStaff, StaffBearer
+from app.auth.revocation import announce_token_revoked
 from app.auth.schemas import LoginIn, LoginResult, UserRead
 from app.auth.service import StaffUser
 from app.auth.throttle import LoginThrottle
 from app.db import Database
-from app.deps import DbDep, SettingsDep
+from app.deps import BrokerDep, DbDep, SettingsDep
 from app.errors import ServiceUnavailable, Unauthorized
 
 WRONG_CREDENTIALS = "email or password is wrong"
@@ -79,9 +80,11 @@ async def login(
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(_user: CurrentStaff, token: StaffBearer, db: DbDep) -> Response:
-    """Revoke the token this request was made with; it opens nothing afterwards."""
+async def logout(user: CurrentStaff, token: StaffBearer, db: DbDep, broker: BrokerDep) -> Response:
+    """Revoke the token this request was made with; it opens nothing afterwards, and live
+    streams opened with it close (4401) in every process."""
     await db.run(auth_service.revoke_token, token=token)
+    await announce_token_revoked(broker, user_id=user.id, token=token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -57,3 +57,10 @@ def error_event(message: str) -> Event:
 
 
 PONG: Event = {"type": "pong"}
+
+
+def revocation_event(*, user_id: int, token_digest: str | None, reason: str) -> Event:
+    """Staff tokens stopped working (on the user's own channel): the one whose SHA-256 digest
+    is `token_digest`, or every token of the user when it is None. Streams holding one close
+    with 4401 and `reason`; the event itself is never forwarded to a client."""
+    return {"type": "revoked", "user_id": user_id, "token": token_digest, "reason": reason}
