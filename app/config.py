@@ -78,7 +78,7 @@ class IntegrationSettings(BaseModel):
 
 
 class AuthSettings(BaseModel):
-    """Staff sign-in: token lifetime and login throttling."""
+    """Staff sign-in: token lifetime, login throttling and the second factor."""
 
     token_hours: float = Field(
         12.0, gt=0, le=24 * 90, description="How long a staff token stays valid after login."
@@ -96,6 +96,12 @@ class AuthSettings(BaseModel):
     )
     login_attempts_per_ip: str = Field(
         "30/15 minutes", description="Failed logins allowed per client address, for any email."
+    )
+    require_totp_for_admins: bool = Field(
+        False,
+        description="Admins must use a second factor (TOTP). An admin not enrolled yet still "
+        "signs in with the password, but the token opens only enrolment (and /me, logout) "
+        "until a code is confirmed.",
     )
 
 

@@ -24,6 +24,7 @@ from app.analytics.schemas import (
     ReasonCount,
 )
 from app.auth.models import Presence
+from app.auth.schemas import LoginResult
 from app.conversations.models import Conversation, EventType
 from app.conversations.schemas import CustomerConversationView, MessagePage
 from app.insights.schemas import GapCluster, GapReport, KbHealth, NeverMatched, StatusCounts
@@ -35,6 +36,7 @@ from app.runtime import Runtime
 # Response fields the routes return: FastAPI serializes them into the JSON clients read.
 StaffConversationView.resolved_at
 StaffConversationView.notes
+LoginResult.enrol_second_factor
 Durations.median_seconds
 Durations.p90_seconds
 ConversationTotals.containment_rate

@@ -24,12 +24,14 @@ from starlette.datastructures import State
 
 from app.agents.presence import heartbeat, heartbeat_seconds, list_presence, mark_gone, mark_seen
 from app.auth import service as auth_service
+from app.auth import totp
 from app.auth.service import StaffUser
 from app.config import AgentSettings
 from app.db import Database
 from app.deps import BrokerDep, DbDep, SettingsDep
 from app.realtime.broker import STAFF_CHANNEL, Broker, Event, Subscription, agent_channel
 from app.realtime.sockets import (
+    FORBIDDEN,
     GOING_AWAY,
     UNAUTHORIZED,
     LiveSocket,
@@ -59,6 +61,10 @@ async def agent_stream(
         if user is None:
             raise StreamClosed(
                 UNAUTHORIZED, "not a valid staff token (unknown, expired or revoked); sign in"
+            )
+        if totp.must_enrol(user, required_for_admins=settings.auth.require_totp_for_admins):
+            raise StreamClosed(
+                FORBIDDEN, "enrol a second factor first: POST /api/v1/auth/totp/enrol"
             )
         channels = (STAFF_CHANNEL, agent_channel(user.id))
         streams = LocalStreams.of(websocket.app.state)

@@ -1,4 +1,5 @@
-"""User management for admins: create, list, read and deactivate staff accounts."""
+"""User management for admins: create, list and read staff accounts, and reset a second
+factor (deactivation lives with the staff routes: app/agents/router.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, status
 
-from app.auth import passwords
+from app.auth import passwords, totp
 from app.auth import service as auth_service
 from app.auth.deps import CurrentAdmin
 from app.auth.schemas import UserIn, UserRead
@@ -45,3 +46,10 @@ async def get_user(user_id: UserId, _admin: CurrentAdmin, db: DbDep) -> UserRead
     if user is None:
         raise UserNotFound(user_id)
     return UserRead.of(user)
+
+
+@router.post("/{user_id}/totp/reset")
+async def reset_second_factor(user_id: UserId, _admin: CurrentAdmin, db: DbDep) -> UserRead:
+    """Remove a user's second factor (e.g. a lost phone): they sign in with the password
+    alone until they enrol again. 404 if there is no such user."""
+    return UserRead.of(await db.run(totp.reset, user_id=user_id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, BigId, utcnow
@@ -27,7 +27,9 @@ class Presence(enum.StrEnum):
 
 
 class User(Base):
-    """A staff member (agent or admin). Emails are stored lower-cased."""
+    """A staff member (agent or admin). Emails are stored lower-cased. `totp_secret` is set
+    from enrolment on; the second factor is on once `totp_enabled_at` is set, and
+    `totp_last_step` is the time step of the last code accepted (app/auth/totp.py)."""
 
     __tablename__ = "users"
 
@@ -39,6 +41,9 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     presence: Mapped[str] = mapped_column(String(16), default=Presence.OFFLINE)
     last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
+    totp_secret: Mapped[str | None] = mapped_column(String(64), default=None)
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(default=None)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

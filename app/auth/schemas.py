@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, field_validator
 
-from app.auth import passwords
+from app.auth import passwords, totp
 from app.auth.models import Role
 from app.auth.service import EMAIL_MAX_LENGTH, StaffUser, normalize_email
 
@@ -19,6 +19,39 @@ class LoginIn(BaseModel):
 
     email: str = Field(min_length=1, max_length=EMAIL_MAX_LENGTH)
     password: str = Field(min_length=1, max_length=1024, repr=False)
+    totp: str | None = Field(
+        None,
+        max_length=16,
+        repr=False,
+        description="The 6-digit code of the account's authenticator app, when it has enrolled "
+        "a second factor (each code is accepted once).",
+    )
+
+    @field_validator("totp")
+    @classmethod
+    def _totp(cls, value: str | None) -> str | None:
+        return None if value is None else totp.normalize_code(value)
+
+
+class TotpCodeIn(BaseModel):
+    """A code from the authenticator app being enrolled."""
+
+    model_config = {"extra": "forbid"}
+
+    code: str = Field(max_length=16, repr=False, description="The 6-digit code it shows now.")
+
+    @field_validator("code")
+    @classmethod
+    def _code(cls, value: str) -> str:
+        return totp.normalize_code(value)
+
+
+class TotpEnrolmentRead(BaseModel):
+    """A new second-factor secret, shown this once: type `secret` into an authenticator app or
+    open `otpauth_uri`, then confirm with a code."""
+
+    secret: str
+    otpauth_uri: str
 
 
 class UserRead(BaseModel):
@@ -31,6 +64,7 @@ class UserRead(BaseModel):
     active: bool
     presence: str
     last_seen_at: datetime | None
+    totp_enabled: bool = Field(description="Whether signing in needs a one-time code too.")
 
     @classmethod
     def of(cls, user: StaffUser) -> UserRead:
@@ -44,6 +78,11 @@ class LoginResult(BaseModel):
     token: str
     expires_at: datetime
     user: UserRead
+    enrol_second_factor: bool = Field(
+        False,
+        description="True when this account must enrol a second factor before the token opens "
+        "anything but enrolment (admins, with SWITCHBOARD_AUTH__REQUIRE_TOTP_FOR_ADMINS).",
+    )
 
 
 class UserIn(BaseModel):

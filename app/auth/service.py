@@ -4,7 +4,8 @@ Every function takes a synchronous `Connection` and is run by `Database.run` / `
 Emails are stored lower-cased and stripped, so sign-in ignores case. Tokens are random secrets
 stored as SHA-256 digests (`app.security`); a token opens nothing once it expired, was revoked,
 or its user was deactivated. Password hashes never leave this module except through
-`find_credentials`, which the login route needs.
+`find_credentials`, which the login route needs; second-factor secrets never leave
+app/auth/totp.py except once, at enrolment.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class StaffUser:
     active: bool
     presence: str
     last_seen_at: datetime | None
+    totp_enabled: bool = False
 
     @property
     def is_admin(self) -> bool:
@@ -68,6 +70,7 @@ class StaffUser:
             active=row["active"],
             presence=row["presence"],
             last_seen_at=row["last_seen_at"],
+            totp_enabled=row["totp_enabled_at"] is not None,
         )
 
 
@@ -87,6 +90,7 @@ _USER_COLUMNS = (
     _users.c.active,
     _users.c.presence,
     _users.c.last_seen_at,
+    _users.c.totp_enabled_at,
 )
 # Every staff request looks its token up: a pre-built statement.
 _TOKEN_USER = (

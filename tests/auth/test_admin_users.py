@@ -45,6 +45,7 @@ async def test_admin_creates_lists_and_reads_users(
         "active": True,
         "presence": "offline",
         "last_seen_at": None,
+        "totp_enabled": False,
     }
     assert STAFF_PASSWORD not in created.text
 

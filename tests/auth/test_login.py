@@ -25,7 +25,8 @@ async def test_login_returns_a_token_that_expires_and_the_user(
     assert response.status_code == 200, response.text
     assert response.headers["cache-control"] == "no-store"
     body = response.json()
-    assert set(body) == {"token", "expires_at", "user"}
+    assert set(body) == {"token", "expires_at", "user", "enrol_second_factor"}
+    assert body["enrol_second_factor"] is False
     assert body["user"] == {
         "id": body["user"]["id"],
         "email": ADMIN_EMAIL,
@@ -34,6 +35,7 @@ async def test_login_returns_a_token_that_expires_and_the_user(
         "active": True,
         "presence": "offline",
         "last_seen_at": None,
+        "totp_enabled": False,
     }
     expires_at = datetime.fromisoformat(body["expires_at"])
     expected = datetime.now(UTC) + timedelta(hours=12)  # the default token_hours
