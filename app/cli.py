@@ -60,6 +60,10 @@ def serve(
         port=port,
         log_level=settings.log_level.lower(),
         access_log=False,
+        # The client address is read from X-Forwarded-For only when the peer is one of
+        # SWITCHBOARD_TRUSTED_PROXIES (app/ratelimit/addresses.py); uvicorn's own handling
+        # would trust it from 127.0.0.1 by default and hide the real peer.
+        proxy_headers=False,
     )
 
 

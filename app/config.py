@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from limits import parse_many
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.policy.settings import PolicySettings
@@ -142,6 +144,78 @@ class AgentSettings(BaseModel):
     )
 
 
+def checked_rate(value: str) -> str:
+    """`value` if it is a `limits` rate string ("3/hour", "30/minute;300/hour"), else an error
+    that shows the form."""
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not a rate; write e.g. '30/minute' or '30/minute;300/hour'"
+        ) from None
+    return value
+
+
+class RateLimitSettings(BaseModel):
+    """Limits on abuse of the public (customer) endpoints, as `limits` rate strings ("30/minute";
+    several joined by ";" all apply). Counted in Redis when `redis_url` is set (every process
+    shares them), in process otherwise. A NAT'd office shares one address: the per-address
+    limits are generous, the per-conversation one tighter."""
+
+    enabled: bool = Field(
+        True,
+        description="Enforce the limits below and intents' action limits; false turns every "
+        "one off (benchmarks and evaluation runs do).",
+    )
+    conversations_per_address: str = Field(
+        "60/minute;600/hour",
+        description="New conversations (POST /api/v1/conversations) per client address.",
+    )
+    messages_per_address: str = Field(
+        "300/minute;3000/hour", description="Customer messages per client address."
+    )
+    messages_per_conversation: str = Field(
+        "30/minute;300/hour", description="Customer messages per conversation."
+    )
+    handoffs_per_address: str = Field(
+        "30/minute;200/hour",
+        description="Handoffs to a person per client address; a message that would hand off "
+        "beyond it gets 429 and nothing is stored.",
+    )
+
+    @field_validator(
+        "conversations_per_address",
+        "messages_per_address",
+        "messages_per_conversation",
+        "handoffs_per_address",
+    )
+    @classmethod
+    def _a_rate(cls, value: str) -> str:
+        return checked_rate(value)
+
+
+class RetentionSettings(BaseModel):
+    """How long customer data that nobody uses is kept."""
+
+    empty_conversation_hours: float = Field(
+        24.0,
+        gt=0,
+        le=24 * 365,
+        description="A conversation that never got a customer message is deleted this many "
+        "hours after it was opened.",
+    )
+    sweep_minutes: float = Field(
+        10.0, gt=0, le=24 * 60, description="How often each process sweeps expired conversations."
+    )
+    customer_token_days: float = Field(
+        30.0,
+        gt=0,
+        le=3650,
+        description="A customer's conversation token stops working after this many days "
+        "without activity (no message from the customer); the widget then starts a new one.",
+    )
+
+
 def demo_integrations() -> dict[str, IntegrationSettings]:
     """The demo store's orders service, which `make run` starts on loopback."""
     return {"orders": IntegrationSettings(base_url="http://127.0.0.1:8077")}
@@ -187,6 +261,12 @@ class Settings(BaseSettings):
         description="Redis URL (redis://host:6379/0) for live events across several processes; "
         "unset keeps them in process.",
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or CIDRs of reverse proxies whose `X-Forwarded-For` names the "
+        'client, as JSON, e.g. ["10.0.0.0/8"]; from any other peer the header is ignored. '
+        "Empty: the TCP peer is the client.",
+    )
     kb_poll_seconds: float = Field(
         2.0,
         gt=0,
@@ -195,10 +275,24 @@ class Settings(BaseSettings):
         "elsewhere (changes made in the process, or announced over Redis, apply at once).",
     )
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     agents: AgentSettings = Field(default_factory=AgentSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{value!r} is not an address or CIDR; write e.g. 10.0.0.5 or 10.0.0.0/8"
+                ) from None
+        return values
 
     @cached_property
     def sqlalchemy_url(self) -> str:

@@ -1,6 +1,6 @@
 """FastAPI dependencies for the long-lived parts every domain's routes use, as short
-`Annotated` aliases: the database, the settings, the broker of live events, the encoder, and
-the customer's bearer token.
+`Annotated` aliases: the database, the settings, the broker of live events, the encoder, the
+customer's bearer token, the limits on abuse and the client's address.
 
 Each part is read from the application's state, where the app factory put the running service
 (`app.runtime.Runtime`); this module names the parts' own types only, so a route depends on
@@ -23,6 +23,8 @@ from app.db import Database
 from app.errors import ServiceUnavailable, Unauthorized
 from app.nlp.batcher import MicroBatcher
 from app.nlp.embedder import Embedder
+from app.ratelimit.addresses import ClientAddresses
+from app.ratelimit.limiter import RateLimits
 from app.realtime.broker import Broker
 
 TRY_AGAIN_LATER = 1013
@@ -70,9 +72,20 @@ async def bearer_token(connection: HTTPConnection) -> str:
     )
 
 
+async def client_address(
+    connection: HTTPConnection,
+    addresses: Annotated[ClientAddresses, Depends(provide("addresses"))],
+) -> str:
+    """The client's address: the TCP peer, or what a trusted proxy forwarded (one function for
+    every limit keyed by address: `app.ratelimit.addresses`)."""
+    return addresses.of(connection)
+
+
 DbDep = Annotated[Database, Depends(provide("db"))]
 SettingsDep = Annotated[Settings, Depends(provide("settings"))]
 BrokerDep = Annotated[Broker, Depends(provide("broker"))]
 EmbedderDep = Annotated[Embedder, Depends(provide("embedder"))]
 BatcherDep = Annotated[MicroBatcher, Depends(provide("batcher"))]
 BearerToken = Annotated[str, Depends(bearer_token)]
+RateLimitsDep = Annotated[RateLimits, Depends(provide("rate_limits"))]
+ClientAddress = Annotated[str, Depends(client_address)]

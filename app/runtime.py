@@ -18,6 +18,7 @@ from app.bot.pipeline import Bot
 from app.bot.understanding import MessageReader
 from app.config import Settings
 from app.conversations.access import CustomerAccess
+from app.conversations.retention import EmptyConversationSweeper
 from app.db import Database
 from app.intents.engine import IntentEngine
 from app.kb import service as kb_service
@@ -28,6 +29,8 @@ from app.kb.vector_index import search_on_one_thread
 from app.nlp.batcher import DEFAULT_CACHE_SIZE, MicroBatcher
 from app.nlp.embedder import Embedder
 from app.nlp.sentiment import SentimentModel
+from app.ratelimit.addresses import ClientAddresses
+from app.ratelimit.limiter import RateLimits
 from app.realtime.broker import Broker
 from app.realtime.factory import create_broker
 
@@ -46,7 +49,8 @@ def _small_products_on_one_thread() -> None:
 @dataclass
 class Runtime:
     """Everything a request needs: settings, database, encoder, index, intents, sentiment,
-    customer access, and the broker of live events."""
+    customer access, the broker of live events, the limits on abuse and the client address
+    reader; and the background work (index refresher, sweep of empty conversations)."""
 
     settings: Settings
     db: Database
@@ -58,7 +62,10 @@ class Runtime:
     customer_access: CustomerAccess
     broker: Broker
     bot: Bot
+    rate_limits: RateLimits
+    addresses: ClientAddresses
     refresher: IndexRefresher | None = None
+    sweeper: EmptyConversationSweeper | None = None
     startup_seconds: float = 0.0
 
     @classmethod
@@ -92,8 +99,9 @@ class Runtime:
             nprobe=settings.retrieval.ivf_nprobe,
         )
         try:
+            rate_limits = RateLimits.from_settings(settings)
             intents = await IntentEngine.start(
-                settings, batcher.encode_many, model_key=embedder.key
+                settings, batcher.encode_many, model_key=embedder.key, limits=rate_limits
             )
         except BaseException:
             await batcher.close()
@@ -102,7 +110,7 @@ class Runtime:
         sentiment = await asyncio.to_thread(
             SentimentModel.train, embedder.encode, cache_dir=settings.model_cache_dir
         )
-        access = CustomerAccess(db)
+        access = CustomerAccess(db, token_days=settings.retention.customer_token_days)
         broker = create_broker(settings)
         reader = MessageReader(
             batcher=batcher,
@@ -120,7 +128,18 @@ class Runtime:
             settings=settings,
         )
         runtime = cls(
-            settings, db, embedder, batcher, knowledge, intents, sentiment, access, broker, bot
+            settings,
+            db,
+            embedder,
+            batcher,
+            knowledge,
+            intents,
+            sentiment,
+            access,
+            broker,
+            bot,
+            rate_limits,
+            ClientAddresses(settings.trusted_proxies),
         )
         try:
             await runtime.load_knowledge_folder()
@@ -135,6 +154,8 @@ class Runtime:
             poll_seconds=settings.kb_poll_seconds,
         )
         runtime.refresher.start()
+        runtime.sweeper = EmptyConversationSweeper(db, settings.retention)
+        runtime.sweeper.start()
         _small_products_on_one_thread()
         # Customer turns get their messages read with the rest of their encoder batch.
         batcher.set_reader(reader.read_batch)
@@ -180,6 +201,8 @@ class Runtime:
 
     async def stop(self) -> None:
         """Release the encoder thread, the intents' HTTP client and the database pool."""
+        if self.sweeper is not None:
+            await self.sweeper.stop()
         if self.refresher is not None:
             await self.refresher.stop()
         await self.broker.close()

@@ -14,6 +14,8 @@ Routes:
   not delivered or is already refunded.
 - `POST /orders/{number}/cancel`: 200 when still processing; 409 once shipped.
 - `POST /password-resets` `{"email"}`: 202 whether or not an account exists (no enumeration).
+- `GET /password-resets?email=`: how many reset requests this service received for the email
+  (what the demo's limits are checked against).
 - `GET /healthz`.
 POSTs honour `Idempotency-Key`: a repeated key gets the first answer again.
 """
@@ -129,6 +131,10 @@ def create_app(data_file: Path, token: str | None = None) -> FastAPI:
     def password_reset(reset_in: PasswordResetIn) -> dict[str, Any]:
         resets.append(reset_in.email.lower())
         return {"accepted": True, "expires_in_minutes": 30}
+
+    @app.get("/password-resets")
+    def password_resets_sent(email: str) -> dict[str, Any]:
+        return {"email": email.lower(), "requests": resets.count(email.lower())}
 
     return app
 

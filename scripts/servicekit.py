@@ -43,8 +43,14 @@ def free_port() -> int:
 
 
 def service_env(data_dir: Path, env_overrides: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of a service (or command) using `data_dir` and the overrides."""
-    env = {**os.environ, "SWITCHBOARD_DATA_DIR": str(data_dir), "SWITCHBOARD_LOG_LEVEL": "warning"}
+    """The environment of a service (or command) using `data_dir` and the overrides. The limits
+    on abuse are off unless the overrides turn them on: a benchmark floods from one address."""
+    env = {
+        **os.environ,
+        "SWITCHBOARD_DATA_DIR": str(data_dir),
+        "SWITCHBOARD_LOG_LEVEL": "warning",
+        "SWITCHBOARD_RATE_LIMITS__ENABLED": "false",
+    }
     env.pop("SWITCHBOARD_DATABASE_URL", None)
     env.update(env_overrides or {})
     return env

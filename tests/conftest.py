@@ -181,7 +181,11 @@ def start_server(
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         config = uvicorn.Config(
-            app, log_level="warning", access_log=False, timeout_graceful_shutdown=5
+            app,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=5,
+            proxy_headers=False,  # as `python -m app serve`: the app reads X-Forwarded-For
         )
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve(sockets=[sock]))

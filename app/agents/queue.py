@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Connection
 
 from app.agents.availability import online_agent_ids
@@ -124,7 +124,30 @@ def list_queue(conn: Connection, *, now: datetime) -> list[QueueEntry]:
     return entries
 
 
-def queue_and_online(conn: Connection, *, settings: AgentSettings) -> tuple[list[QueueEntry], int]:
-    """The queue as it stands now, and how many agents are online to take it."""
+def queue_size(conn: Connection) -> int:
+    """How many conversations are queued: exact at any size (the list stops at QUEUE_LIMIT)."""
+    return int(
+        conn.execute(
+            select(func.count()).where(_conversations.c.status == ConversationStatus.QUEUED.value)
+        ).scalar_one()
+    )
+
+
+@dataclass(frozen=True)
+class QueueState:
+    """The queue as it stands: its first QUEUE_LIMIT entries, how many wait in all, and how
+    many agents are online to take them."""
+
+    entries: list[QueueEntry]
+    total: int
+    agents_online: int
+
+
+def queue_and_online(conn: Connection, *, settings: AgentSettings) -> QueueState:
+    """The queue as it stands now (one read: the list and the count agree)."""
     now = utcnow()
-    return list_queue(conn, now=now), len(online_agent_ids(conn, now=now, settings=settings))
+    return QueueState(
+        list_queue(conn, now=now),
+        queue_size(conn),
+        len(online_agent_ids(conn, now=now, settings=settings)),
+    )

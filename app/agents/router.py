@@ -66,7 +66,7 @@ def _action_result(change: Change) -> ActionResult:
 async def get_queue(_staff: CurrentStaff, db: DbDep, settings: SettingsDep) -> QueuePage:
     """Queued conversations with their handoff packets, highest priority first (priority:
     waiting minutes + 10 x negative sentiment + a bonus by reason; see docs/agents.md)."""
-    entries, online = await db.read(queue_and_online, settings=settings.agents)
+    queue = await db.read(queue_and_online, settings=settings.agents)
     items = [
         QueueItem(
             conversation_id=e.conversation_id,
@@ -80,9 +80,9 @@ async def get_queue(_staff: CurrentStaff, db: DbDep, settings: SettingsDep) -> Q
             follow_up=e.follow_up,
             contact_email=e.contact_email,
         )
-        for e in entries
+        for e in queue.entries
     ]
-    return QueuePage(items=items, total=len(items), agents_online=online)
+    return QueuePage(items=items, total=queue.total, agents_online=queue.agents_online)
 
 
 @router.get("/conversations")

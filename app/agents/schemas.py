@@ -64,8 +64,8 @@ class QueueItem(BaseModel):
 class QueuePage(BaseModel):
     """The queue, highest priority first."""
 
-    items: list[QueueItem]
-    total: int
+    items: list[QueueItem] = Field(description="The first 500 by waiting time, by priority.")
+    total: int = Field(description="How many conversations wait in all (exact at any size).")
     agents_online: int
 
 

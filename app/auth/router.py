@@ -8,14 +8,13 @@ from fastapi import APIRouter, Depends, Request, Response, status
 
 from app.auth import passwords, totp
 from app.auth import service as auth_service
-from app.auth.client_address import client_address
 from app.auth.deps import SignedInStaff, StaffBearer
 from app.auth.revocation import announce_token_revoked
 from app.auth.schemas import LoginIn, LoginResult, TotpCodeIn, TotpEnrolmentRead, UserRead
 from app.auth.service import StaffUser
 from app.auth.throttle import LoginThrottle
 from app.db import Database
-from app.deps import BrokerDep, DbDep, SettingsDep
+from app.deps import BrokerDep, ClientAddress, DbDep, SettingsDep
 from app.errors import ServiceUnavailable, Unauthorized
 
 WRONG_CREDENTIALS = "email or password is wrong"
@@ -69,16 +68,16 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 )
 async def login(
     login_in: LoginIn,
-    request: Request,
     response: Response,
     db: DbDep,
     settings: SettingsDep,
     throttle: ThrottleDep,
+    client: ClientAddress,
 ) -> LoginResult:
     """Exchange an email and password (and, once a second factor is enrolled, a current
     one-time code as `totp`) for a staff bearer token."""
     refusal: Unauthorized | None = None
-    async with throttle.attempt(email=login_in.email, client=client_address(request)) as attempt:
+    async with throttle.attempt(email=login_in.email, client=client) as attempt:
         user = await _check_credentials(db, login_in)
         if user is None:
             attempt.succeeded = False

@@ -35,7 +35,7 @@ from app.conversations.schemas import MessageIn, Reply, TurnResult
 from app.conversations.service import StoredMessage
 from app.conversations.views import message_read
 from app.db import Database
-from app.errors import ServiceUnavailable
+from app.errors import AppError, ServiceUnavailable
 from app.intents.actions import ActionOutcome
 from app.intents.engine import IntentEngine
 from app.realtime.broker import Broker
@@ -131,9 +131,15 @@ class Bot:
         return compose_reply(plan, understanding, self._settings, outcome)
 
     async def handle_customer_message(
-        self, *, conversation_id: str, token: str, message_in: MessageIn
+        self,
+        *,
+        conversation_id: str,
+        token: str,
+        message_in: MessageIn,
+        handoff_refused: AppError | None = None,
     ) -> TurnOutcome:
         """Store a customer message and the bot's reply; replay the stored result for a retry.
+        A turn that would hand off while `handoff_refused` is set raises it, storing nothing.
 
         Authenticate (cached digest) → understand (micro-batched) → one transaction that locks
         the conversation, decides on its current state and stores everything → publish.
@@ -164,6 +170,7 @@ class Bot:
                 understanding=understanding,
                 post=post,
                 clock=clock,
+                handoff_refused=handoff_refused,
             )
         except _AlreadyStored as already:
             return TurnOutcome(already.result, replayed=True)
@@ -182,6 +189,7 @@ class Bot:
         understanding: Understanding,
         post: ClientPost,
         clock: _Clock,
+        handoff_refused: AppError | None,
     ) -> StoredTurn:
         """Decide and store; when the decision calls another system, make the call outside
         the transaction (keyed for idempotency by conversation and message) and store after."""
@@ -195,6 +203,7 @@ class Bot:
                 catalog=self._intents.catalog,
                 settings=self._settings,
                 action=action,
+                handoff_refused=handoff_refused,
             )
 
         try:

@@ -12,10 +12,11 @@ from app.agents.schemas import AssistArticle, AssistIntent, AssistResult
 from app.auth.deps import CurrentAdmin, CurrentStaff
 from app.bot.deps import BotDep, IntentsDep
 from app.conversations import service as conversation_service
+from app.conversations.deps import CustomerAccessDep
 from app.conversations.dialog import Dialog
 from app.conversations.schemas import MessageIn, TurnResult
 from app.conversations.views import message_staff_read
-from app.deps import BearerToken, DbDep, SettingsDep
+from app.deps import BearerToken, ClientAddress, DbDep, RateLimitsDep, SettingsDep
 from app.errors import PayloadTooLarge
 from app.kb.deps import KnowledgeDep
 from app.kb.schemas import TryIn
@@ -29,7 +30,13 @@ agent = APIRouter(prefix="/api/v1/agent", tags=["agents"])
     "/{conversation_id}/messages",
     status_code=status.HTTP_201_CREATED,
     response_model=TurnResult,
-    responses={200: {"model": TurnResult, "description": "A retry, answered from storage"}},
+    responses={
+        200: {"model": TurnResult, "description": "A retry, answered from storage"},
+        429: {
+            "description": "Too many messages from this address or in this conversation, or "
+            "too many handoffs from this address; see Retry-After"
+        },
+    },
 )
 async def post_message(
     conversation_id: str,
@@ -37,8 +44,16 @@ async def post_message(
     token: BearerToken,
     bot: BotDep,
     settings: SettingsDep,
+    limits: RateLimitsDep,
+    access: CustomerAccessDep,
+    address: ClientAddress,
 ) -> Response:
     """Post a customer message and get the bot's reply. A repeated `client_id` is stored once."""
+    await limits.hit(limits.message_per_address, address)
+    # Counted per conversation only for its own customer: nobody can spend another's allowance.
+    await access.check(conversation_id=conversation_id, token=token)
+    await limits.hit(limits.message_per_conversation, conversation_id)
+    handoffs = await limits.check(limits.handoff_per_address, address)
     limit = settings.max_message_chars
     if len(message_in.text) > limit:
         raise PayloadTooLarge(
@@ -47,8 +62,14 @@ async def post_message(
             limit=limit,
         )
     outcome = await bot.handle_customer_message(
-        conversation_id=conversation_id, token=token, message_in=message_in
+        conversation_id=conversation_id,
+        token=token,
+        message_in=message_in,
+        handoff_refused=handoffs.error() if handoffs else None,
     )
+    reply = outcome.result.reply
+    if not outcome.replayed and reply is not None and reply.handoff_reason is not None:
+        await limits.count(limits.handoff_per_address, address)
     # Serialised once here: the result is already a validated model.
     response = Response(
         outcome.result.model_dump_json(),

@@ -29,7 +29,7 @@ from app.conversations.ratings import rate, rating_in_text
 from app.conversations.schemas import MessageIn
 from app.conversations.service import StoredMessage
 from app.db import utcnow
-from app.errors import Conflict
+from app.errors import AppError, Conflict
 from app.intents.actions import ActionOutcome
 from app.intents.definitions import IntentCatalog
 
@@ -190,6 +190,7 @@ def decide_and_store(
     catalog: IntentCatalog,
     settings: Settings,
     action: tuple[int, ActionOutcome] | None = None,
+    handoff_refused: AppError | None = None,
 ) -> StoredTurn:
     """The turn's transaction: lock the conversation while reserving sequence numbers, decide
     on its fresh state, store the customer message, the reply, the events and the new state.
@@ -199,7 +200,8 @@ def decide_and_store(
     back to the bot with a fresh dialogue state. A decision that calls another system raises
     `ActionNeeded` (rolling back) unless `action` carries that call's outcome for the same
     state. A `client_id` already stored fails the insert (IntegrityError): everything rolls
-    back and the caller answers with what was stored.
+    back and the caller answers with what was stored. A handoff while `handoff_refused` is set
+    (the client is over its handoff limit) raises it: nothing is stored.
     """
     reservation = conversation_service.reserve_turn(conn, conversation_id=conversation_id)
     first = reservation.first_seq
@@ -239,6 +241,8 @@ def decide_and_store(
     new_dialog = advance(dialog, decision, frame, understanding.sentiment, replied=True)
     text, meta, notice = reply.text, reply.meta, None
     if decision.handoff_reason is not None:
+        if handoff_refused is not None:
+            raise handoff_refused
         text, notice = _hand_off(
             conn,
             conversation_id=conversation_id,

@@ -21,14 +21,23 @@ from app.conversations.schemas import (
     MessagePage,
 )
 from app.conversations.views import message_read
-from app.deps import BearerToken, DbDep
+from app.deps import BearerToken, ClientAddress, DbDep, RateLimitsDep
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
-async def create_conversation(db: DbDep) -> ConversationCreated:
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        429: {"description": "Too many new conversations from this address; see Retry-After"}
+    },
+)
+async def create_conversation(
+    db: DbDep, limits: RateLimitsDep, address: ClientAddress
+) -> ConversationCreated:
     """Open a conversation; the returned token is the customer's only key to it."""
+    await limits.hit(limits.new_conversation, address)
     conversation, token = await db.run(conversation_service.create)
     return ConversationCreated(
         id=conversation.id,

@@ -71,7 +71,7 @@ class ConversationSummary:
 
 
 # The hot path of every turn uses pre-built Core statements.
-_TOKEN_HASH = select(_conversations.c.token_hash).where(
+_TOKEN_ACCESS = select(_conversations.c.token_hash, _conversations.c.updated_at).where(
     _conversations.c.id == bindparam("conversation_id")
 )
 SILENT_BOT_STATUSES = (ConversationStatus.QUEUED.value, ConversationStatus.ASSIGNED.value)
@@ -115,9 +115,11 @@ def is_duplicate_client_id(exc: IntegrityError) -> bool:
     )
 
 
-def get_token_hash(conn: Connection, *, conversation_id: str) -> str | None:
-    """The stored digest of the conversation's customer token (None: no such conversation)."""
-    return conn.execute(_TOKEN_HASH, {"conversation_id": conversation_id}).scalar()
+def get_token_access(conn: Connection, *, conversation_id: str) -> tuple[str, datetime] | None:
+    """The stored digest of the conversation's customer token and its last activity
+    (`updated_at`); None: no such conversation."""
+    row = conn.execute(_TOKEN_ACCESS, {"conversation_id": conversation_id}).first()
+    return None if row is None else (str(row.token_hash), row.updated_at)
 
 
 def find_client_post(

@@ -15,6 +15,7 @@ from __future__ import annotations
 from fastapi import APIRouter, WebSocket
 
 from app.conversations import service as conversation_service
+from app.conversations.access import TokenExpired
 from app.conversations.deps import CustomerAccessDep
 from app.conversations.views import message_event
 from app.db import Database
@@ -58,6 +59,8 @@ async def conversation_stream(
             await access.check(conversation_id=conversation_id, token=token)
         except NotFound:
             raise StreamClosed(NOT_FOUND, "no such conversation") from None
+        except TokenExpired as expired:
+            raise StreamClosed(FORBIDDEN, expired.message) from None
         except Forbidden:
             raise StreamClosed(FORBIDDEN, "this token does not open this conversation") from None
         async with broker.subscribe(conversation_channel(conversation_id)) as subscription:

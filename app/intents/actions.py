@@ -5,12 +5,15 @@ in intent files), with a timeout and a bounded retry (connection errors, timeout
 5xx, backing off exponentially). Every call carries an `Idempotency-Key` made from the
 conversation and message, so a retried refund is not paid twice by an API that honours it.
 The outcome says whether it worked; the policy hands off with `action_failed` when it did not.
+An action may declare a `limit` (how often per key, e.g. per email address): over it the bot
+answers the limit's reply and the integration is not called.
 Nothing secret is logged: errors name the integration, method, path and status only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from dataclasses import dataclass
@@ -18,8 +21,9 @@ from typing import Any
 
 import httpx
 
-from app.intents.definitions import HttpAction, IntentDef, ReplyAction
+from app.intents.definitions import ActionLimit, HttpAction, IntentDef, ReplyAction
 from app.intents.templates import TemplateProblem, render, render_value
+from app.ratelimit.limiter import Limit, RateLimits
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +67,28 @@ def render_reply(action: ReplyAction, slots: dict[str, str]) -> ActionOutcome:
         return ActionOutcome(ok=True, text=render(action.reply, slots=slots))
     except TemplateProblem as exc:
         return ActionOutcome(ok=False, error=str(exc))
+
+
+async def limited_reply(
+    limits: RateLimits, intent: IntentDef, limit: ActionLimit, slots: dict[str, str]
+) -> ActionOutcome | None:
+    """Count one run of the action against its `limit` for the key its template gives; over
+    the limit, the limit's reply (nothing is called). None: go ahead."""
+    try:
+        key = render(limit.key, slots=slots).strip().lower()
+    except TemplateProblem as exc:
+        return ActionOutcome(ok=False, error=f"limit key: {exc}")
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]  # no slot values in the store
+    counted = Limit.of(f"intent-{intent.name}", limit.rate, f"runs of {intent.name}")
+    refusal = await limits.take(counted, digest)
+    if refusal is None:
+        return None
+    log.info("intent %s: over its limit (%s); not called", intent.name, limit.rate)
+    try:
+        text = render(limit.reply, slots=slots)
+    except TemplateProblem as exc:
+        return ActionOutcome(ok=False, error=str(exc))
+    return ActionOutcome(ok=True, text=text, error="rate_limited")
 
 
 async def _send(

@@ -20,6 +20,7 @@ action:                               # or `reply:` for a plain text answer
   body: {reason: "{{ slots.reason }}"}
   reply: Done: refund {{ response.id }} is on its way.
   replies: {404: I can't find order {{ slots.order_number }}.}
+  limit: {key: "{{ slots.order_number }}", rate: 3/hour}   # optional: beyond it, no call
 ```
 Errors name the file and the field to fix.
 """
@@ -35,6 +36,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from app.config import checked_rate
 from app.intents.templates import TemplateProblem, check_template
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
@@ -134,6 +136,34 @@ class ReplyAction(_Strict):
         return _template(value, SLOT_ONLY)
 
 
+DEFAULT_LIMITED_REPLY = (
+    "I've already done that several times just now, so I can't do it again yet. "
+    "Please try again in a little while."
+)
+
+
+class ActionLimit(_Strict):
+    """How often the action may run for one value, e.g. one email address: `key` is a template
+    over the slots, `rate` a `limits` rate string. Beyond it the bot answers `reply` and the
+    integration is not called."""
+
+    key: str = Field(
+        min_length=1, description='Template of what is counted, e.g. "{{ slots.email }}".'
+    )
+    rate: str = Field(description='How often, e.g. "3/hour" or "3/hour;10/day".')
+    reply: str = Field(DEFAULT_LIMITED_REPLY, description="What the bot says over the limit.")
+
+    @field_validator("key", "reply")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        return _template(value, SLOT_ONLY)
+
+    @field_validator("rate")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        return checked_rate(value)
+
+
 class HttpAction(_Strict):
     """Call one of the business's systems and answer from its JSON response."""
 
@@ -155,6 +185,9 @@ class HttpAction(_Strict):
     )
     timeout: float = Field(5.0, gt=0, le=60)
     retries: int = Field(2, ge=0, le=5)
+    limit: ActionLimit | None = Field(
+        None, description="How often the call may run per key (e.g. per email address)."
+    )
 
     @field_validator("path", "reply")
     @classmethod

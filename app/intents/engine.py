@@ -21,7 +21,13 @@ from cachetools import LRUCache
 
 from app.config import Settings
 from app.intents import slots as slot_reading
-from app.intents.actions import ActionOutcome, IntegrationTarget, render_reply, run_http
+from app.intents.actions import (
+    ActionOutcome,
+    IntegrationTarget,
+    limited_reply,
+    render_reply,
+    run_http,
+)
 from app.intents.builtin import with_builtins
 from app.intents.definitions import (
     HandoffAction,
@@ -34,6 +40,7 @@ from app.intents.definitions import (
 )
 from app.nlp.intent_classifier import IntentClassifier
 from app.policy.decision import IntentSignal
+from app.ratelimit.limiter import RateLimits
 
 log = logging.getLogger(__name__)
 
@@ -74,15 +81,22 @@ class IntentEngine:
         classifier: IntentClassifier | None,
         client: httpx.AsyncClient,
         targets: dict[str, IntegrationTarget],
+        limits: RateLimits | None = None,
     ) -> None:
         self.catalog = catalog
         self.classifier = classifier
         self.client = client
         self.targets = targets
+        self.limits = limits
 
     @classmethod
     async def start(
-        cls, settings: Settings, encode: Encode, *, model_key: str | None = None
+        cls,
+        settings: Settings,
+        encode: Encode,
+        *,
+        model_key: str | None = None,
+        limits: RateLimits | None = None,
     ) -> IntentEngine:
         """Load and validate the intents folder, fit the classifier on the examples (or reuse
         the one fitted in this process for the same examples and encoder `model_key`)."""
@@ -115,7 +129,7 @@ class IntentEngine:
             for name, integration in settings.integrations.items()
         }
         log.info("intents: %d loaded from %s", len(catalog), settings.intents_dir)
-        return cls(catalog, classifier, httpx.AsyncClient(), targets)
+        return cls(catalog, classifier, httpx.AsyncClient(), targets, limits)
 
     def guess_many(
         self, vectors: np.ndarray, texts: list[str], calibrate: Callable[[float], float]
@@ -135,9 +149,14 @@ class IntentEngine:
     async def run(
         self, intent: IntentDef, slots: dict[str, str], *, idempotency_key: str
     ) -> ActionOutcome:
-        """Run the intent's action with its slot values."""
+        """Run the intent's action with its slot values (an HTTP action over its `limit` answers
+        the limit's reply and calls nothing)."""
         action = intent.effective_action
         if isinstance(action, HttpAction):
+            if action.limit is not None and self.limits is not None:
+                limited = await limited_reply(self.limits, intent, action.limit, slots)
+                if limited is not None:
+                    return limited
             return await run_http(
                 self.client,
                 intent,

@@ -50,6 +50,7 @@
     loadFailed: "Could not load the conversation. Check your connection.",
     sendFailed: "Message not sent: check your connection and send it again.",
     sendError: "Message not sent. Please try again.",
+    slowDown: "We're getting a lot of messages from your network right now. Please wait {seconds} seconds, then send it again.",
   };
   const text = { ...TEXT };
   try {
@@ -449,6 +450,8 @@
     if (!response.ok) {
       const error = new Error((body.error && body.error.message) || `HTTP ${response.status}`);
       error.status = response.status;
+      error.code = body.error && body.error.code;
+      error.retryAfter = Number(response.headers.get("Retry-After")) || 0;
       throw error;
     }
     return body;
@@ -484,7 +487,8 @@
   const newId = () => (crypto.randomUUID && crypto.randomUUID()) || `${Date.now()}-${Math.random()}`;
 
   // Post once; on a network error or a 5xx retry with the SAME client_id (the server stores it
-  // once); if the stored conversation is gone (403/404), start a new one and post there.
+  // once); if the stored conversation is gone or its token expired (403/404), start a new
+  // one and post there.
   async function postMessage(body, clientId) {
     let restarted = false;
     for (let attempt = 0; ; attempt++) {
@@ -530,6 +534,13 @@
     }
   }
 
+  // A 429 is not a fault: say calmly how long to wait (the server's Retry-After).
+  function failureText(error) {
+    if (error.status === undefined) return text.sendFailed;
+    if (error.status === 429) return text.slowDown.replace("{seconds}", String(Math.max(1, error.retryAfter)));
+    return error.message || text.sendError;
+  }
+
   async function send(body) {
     body = body.trim();
     if (!body) return;
@@ -548,7 +559,7 @@
     } catch (error) {
       pending.delete(clientId);
       bubble.classList.add("failed");
-      showError(error.status === undefined ? text.sendFailed : error.message || text.sendError);
+      showError(failureText(error));
     } finally {
       inFlight -= 1;
       showTyping();

@@ -16,6 +16,7 @@ export const BASE_TITLE = "Agent console — Switchboard";
 export async function loadQueue() {
   const page = await api("GET", "/api/v1/agent/queue");
   state.queue = page.items || [];
+  state.queueTotal = page.total ?? state.queue.length; // exact; the list is the first page
   state.queueFetchedAt = Date.now();
   const ids = new Set(state.queue.map((item) => item.conversation_id));
   for (const id of [...state.newIds]) if (!ids.has(id)) state.newIds.delete(id);
@@ -87,7 +88,7 @@ export function renderQueue() {
     );
   }
   restoreFocus(list, focusKey);
-  const count = state.queue.length;
+  const count = Math.max(state.queueTotal, state.queue.length);
   $("queue-count").textContent = String(count);
   $("queue-count").setAttribute("aria-label", `${count} waiting`);
   $("queue-empty").hidden = count > 0;

@@ -7,6 +7,7 @@ export const state = {
   user: null,
   stream: null,
   queue: [], // queue items, highest priority first
+  queueTotal: 0, // how many wait in all (the server's exact count; the list stops at 500)
   queueFetchedAt: 0,
   newIds: new Set(), // handoffs that arrived live and were not opened yet
   mine: [],
