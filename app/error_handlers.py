@@ -35,6 +35,11 @@ def _describe(error: dict[str, Any]) -> str:
         return f"request body is not valid JSON ({reason}); send a JSON object"
     if kind == "missing":
         return f"{where}: required field is missing"
+    if kind == "string_unicode":  # a string with a lone surrogate, refused by a length check
+        return (
+            f"{where}: contains a lone surrogate (an unpaired \\uD800-\\uDFFF escape), which is "
+            "not valid Unicode text; send UTF-8 text"
+        )
     return f"{where}: {error.get('msg', 'invalid value')}"
 
 

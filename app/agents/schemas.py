@@ -9,14 +9,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from app.conversations.schemas import CsatRead, MessageRead
+from app.text_rules import check_text
 
 
 def _clean_text(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty or blank")
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
+    return check_text(value)
 
 
 class AgentRef(BaseModel):

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, field_validator
 from app.auth import passwords, totp
 from app.auth.models import Role
 from app.auth.service import EMAIL_MAX_LENGTH, StaffUser, normalize_email
+from app.text_rules import check_text
 
 
 class LoginIn(BaseModel):
@@ -115,4 +116,4 @@ class UserIn(BaseModel):
         value = value.strip()
         if not value:
             raise ValueError("must not be blank")
-        return value
+        return check_text(value)

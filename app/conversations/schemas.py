@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, EmailStr, Field, field_validator
 
+from app.text_rules import check_text
+
 
 class ConversationCreated(BaseModel):
     """A new conversation and the secret that opens it (shown once)."""
@@ -35,16 +37,12 @@ class MessageIn(BaseModel):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be empty or blank")
-        if "\x00" in value:
-            raise ValueError("must not contain NUL characters")
-        return value
+        return check_text(value)
 
     @field_validator("client_id")
     @classmethod
-    def _no_nul(cls, value: str | None) -> str | None:
-        if value is not None and "\x00" in value:
-            raise ValueError("must not contain NUL characters")
-        return value
+    def _valid_id(cls, value: str | None) -> str | None:
+        return None if value is None else check_text(value)
 
 
 class MessageRead(BaseModel):
@@ -99,7 +97,8 @@ class Reply(BaseModel):
     handoff_reason: str | None = Field(
         None,
         description="explicit_request | low_confidence | negative_sentiment | "
-        "repeated_fallback | intent_requires_human | action_failed (when handing off)",
+        "repeated_fallback | intent_requires_human | action_failed | action_outcome_unknown "
+        "(when handing off)",
     )
     confidence: float
     sources: list[Source]
@@ -135,6 +134,11 @@ class CsatIn(BaseModel):
 
     score: int = Field(ge=1, le=5, description="1 (poor) to 5 (excellent).")
     comment: str | None = Field(None, max_length=2000)
+
+    @field_validator("comment")
+    @classmethod
+    def _valid_comment(cls, value: str | None) -> str | None:
+        return None if value is None else check_text(value)
 
 
 class CsatRead(BaseModel):

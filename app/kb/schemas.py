@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from app.kb.loader import MAX_BODY_CHARS, MAX_QUESTION_CHARS, MAX_TITLE_CHARS
+from app.text_rules import check_text
 
 ArticleStatus = Literal["draft", "published", "archived"]
 MAX_QUESTIONS = 50
@@ -16,9 +17,7 @@ MAX_TAG_CHARS = 50
 
 
 def _one_line(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return " ".join(value.split())
+    return " ".join(check_text(value).split())
 
 
 class ArticleDraft(BaseModel):
@@ -54,9 +53,7 @@ class ArticleDraft(BaseModel):
     def _body(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be empty or blank; write the answer")
-        if "\x00" in value:
-            raise ValueError("must not contain NUL characters")
-        return value.strip()
+        return check_text(value).strip()
 
     @field_validator("questions")
     @classmethod
@@ -145,4 +142,4 @@ class TryIn(BaseModel):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be empty or blank")
-        return value
+        return check_text(value)
