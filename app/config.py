@@ -69,6 +69,30 @@ class EmbeddingSettings(BaseModel):
     )
 
 
+class BudgetSettings(BaseModel):
+    """What one message and one client may cost the encoder (`SWITCHBOARD_BUDGETS__...`)."""
+
+    enabled: bool = Field(
+        True,
+        description="Enforce the per-client budget (`client_chars`); off for benchmarks and "
+        "evaluation runs. The token cap per message applies either way.",
+    )
+    message_tokens: int = Field(
+        128,
+        ge=0,
+        le=4096,
+        description="Tokens of a customer message the encoder reads (the rest of a longer "
+        "message is not read for retrieval, intent or sentiment); 0: the model's own limit "
+        "(256 for the bundled model). Knowledge articles are always read to the model's limit.",
+    )
+    client_chars: str = Field(
+        "20000/minute",
+        description="Characters of customer messages one client address may send (a `limits` "
+        "rate string, counted in a sliding window; the address is the peer's); beyond it a "
+        "message gets 429 with Retry-After.",
+    )
+
+
 class IntegrationSettings(BaseModel):
     """One of the business's systems that intents call (`action: {type: http, integration}`)."""
 
@@ -281,6 +305,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    budgets: BudgetSettings = Field(default_factory=BudgetSettings)
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -10,10 +10,12 @@ import gc
 import logging
 import time
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy import text
 
 from app.auth.service import ensure_admin
+from app.bot.budget import TextBudget
 from app.bot.pipeline import Bot
 from app.bot.understanding import MessageReader
 from app.config import Settings
@@ -66,6 +68,7 @@ class Runtime:
     addresses: ClientAddresses
     refresher: IndexRefresher | None = None
     sweeper: EmptyConversationSweeper | None = None
+    budget: TextBudget | None = None  # characters of customer messages per client
     startup_seconds: float = 0.0
 
     @classmethod
@@ -82,6 +85,9 @@ class Runtime:
             embedder = await asyncio.to_thread(Embedder.from_settings, settings)
         batcher = MicroBatcher(
             embedder.encode,
+            encode_single=partial(
+                embedder.encode_messages, max_tokens=settings.budgets.message_tokens
+            ),
             max_batch=settings.embedding.max_batch,
             window_ms=settings.embedding.batch_window_ms,
             cache_size=DEFAULT_CACHE_SIZE,
@@ -141,6 +147,7 @@ class Runtime:
             rate_limits,
             ClientAddresses(settings.trusted_proxies),
         )
+        runtime.budget = TextBudget.from_settings(settings)
         try:
             await runtime.load_knowledge_folder()
         except BaseException:

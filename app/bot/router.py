@@ -10,7 +10,7 @@ from fastapi import APIRouter, Response, status
 
 from app.agents.schemas import AssistArticle, AssistIntent, AssistResult
 from app.auth.deps import CurrentAdmin, CurrentStaff
-from app.bot.deps import BotDep, IntentsDep
+from app.bot.deps import BotDep, BudgetDep, IntentsDep
 from app.conversations import service as conversation_service
 from app.conversations.deps import CustomerAccessDep
 from app.conversations.dialog import Dialog
@@ -34,7 +34,7 @@ agent = APIRouter(prefix="/api/v1/agent", tags=["agents"])
         200: {"model": TurnResult, "description": "A retry, answered from storage"},
         429: {
             "description": "Too many messages from this address or in this conversation, or "
-            "too many handoffs from this address; see Retry-After"
+            "too many handoffs or too much text from this address; see Retry-After"
         },
     },
 )
@@ -47,8 +47,10 @@ async def post_message(
     limits: RateLimitsDep,
     access: CustomerAccessDep,
     address: ClientAddress,
+    budget: BudgetDep,
 ) -> Response:
-    """Post a customer message and get the bot's reply. A repeated `client_id` is stored once."""
+    """Post a customer message and get the bot's reply. A repeated `client_id` is stored once.
+    Each address may send `budgets.client_chars` characters of messages (429 beyond)."""
     await limits.hit(limits.message_per_address, address)
     # Counted per conversation only for its own customer: nobody can spend another's allowance.
     await access.check(conversation_id=conversation_id, token=token)
@@ -61,6 +63,7 @@ async def post_message(
             "Shorten the message or split it.",
             limit=limit,
         )
+    await budget.spend(address, len(message_in.text))
     outcome = await bot.handle_customer_message(
         conversation_id=conversation_id,
         token=token,

@@ -24,13 +24,23 @@ turn reads from the vector (knowledge hits, intent, sentiment): the `reader` set
 index search and one matrix product per model instead of one per message), and off the event
 loop. A text answered from the cache, or shared with another caller, comes back without a
 reading: the caller reads it itself.
+
+A batch holds texts of one length class (`length_class`), shortest first, so short messages
+are not padded to long ones nor wait behind them; single texts are encoded with
+`encode_single` (customer messages: a bounded number of tokens each), bulk work with `encode`.
+
+One bad text fails only itself: when a batch's encode fails, each of its texts is encoded
+alone, and only those that fail again get the error. Every such failure is logged with its
+cause; a text appears in the log only as its length and a digest.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import collections
 import contextlib
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -58,11 +68,33 @@ log = logging.getLogger(__name__)
 DEFAULT_CACHE_SIZE = 4096
 # Longer texts are not cached: long messages rarely repeat, and the key would hold them.
 MAX_CACHED_CHARS = 500
+# Texts up to these many characters batch together (chat lines, a paragraph, longer).
+LENGTH_CLASSES = (120, 480)
+# Shorter texts go first, but a longer one waits at most this long for its turn (seconds).
+MAX_SKIPPED_WAIT = 0.1
+# A failure's cause is logged up to this many characters (it never quotes a whole message).
+MAX_LOGGED_CAUSE = 160
+
+
+def _cause(exc: BaseException, texts: list[str]) -> str:
+    """An exception as a log line: its type and message, short, with `texts` blanked out."""
+    message = str(exc)
+    for text in texts:
+        if text:
+            message = message.replace(text, "<text>")
+    return f"{type(exc).__name__}: {message[:MAX_LOGGED_CAUSE]}"
 
 
 def collapse_whitespace(text: str) -> str:
     """`text` with runs of whitespace as one space and none at the ends."""
     return " ".join(text.split())
+
+
+def length_class(text: str) -> int:
+    """Which batches a text may join: texts of one class have similar lengths, so a short
+    message is never padded to a long one (a batch costs as much as its longest text, times
+    its size)."""
+    return bisect.bisect_left(LENGTH_CLASSES, len(text))
 
 
 @dataclass
@@ -71,6 +103,11 @@ class _Request:
     future: asyncio.Future[tuple[np.ndarray, Any]]  # the vector and the reading (or None)
     key: str | None = None  # cache key; None when the text is not cached
     waiters: int = 1  # callers awaiting `future`; when all give up, it is cancelled
+    queued_at: float = 0.0  # loop time
+    size: int = field(init=False)  # its length class
+
+    def __post_init__(self) -> None:
+        self.size = length_class(self.text)
 
 
 @dataclass
@@ -100,6 +137,7 @@ class MicroBatcher:
         self,
         encode: EncodeFn,
         *,
+        encode_single: EncodeFn | None = None,
         max_batch: int,
         window_ms: float,
         cache_size: int = 0,
@@ -110,6 +148,7 @@ class MicroBatcher:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self._encode = encode
+        self._encode_single = encode_single or encode
         self._reader: ReadFn | None = None
         self._max_batch = max_batch
         self._window = window_ms / 1000.0
@@ -212,7 +251,8 @@ class MicroBatcher:
                 vector, _ = await self._wait(pending)
                 return vector, None  # the reading, if any, is its first caller's
             self.stats.cache_misses += 1
-        request = _Request(text, asyncio.get_running_loop().create_future(), key)
+        loop = asyncio.get_running_loop()
+        request = _Request(text, loop.create_future(), key, queued_at=loop.time())
         if key is not None:
             self._pending[key] = request
         self._waiting.append(request)
@@ -286,9 +326,26 @@ class MicroBatcher:
                 self._bulk_since = None
                 return self._bulk.popleft()
             if self._waiting:
-                return self._waiting.popleft()
+                return self._next_request(loop.time())
             self._wake.clear()  # nothing waits: sleep until something arrives
             await self._wake.wait()
+
+    def _next_request(self, now: float) -> _Request:
+        """The oldest waiting request of the shortest length class, unless the oldest of all
+        has waited MAX_SKIPPED_WAIT (long messages go later, never last forever)."""
+        oldest = self._waiting[0]
+        if now - oldest.queued_at >= MAX_SKIPPED_WAIT:
+            return self._waiting.popleft()
+        shortest = min(self._waiting, key=lambda r: r.size)
+        self._waiting.remove(shortest)
+        return shortest
+
+    def _take(self, size: int, room: int) -> list[_Request]:
+        """Up to `room` waiting requests of length class `size`, oldest first."""
+        taken = [r for r in self._waiting if r.size == size][:room]
+        for r in taken:
+            self._waiting.remove(r)
+        return taken
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -306,8 +363,9 @@ class MicroBatcher:
             if under_load and idle and self._window > 0:
                 deadline = loop.time() + self._window
                 while len(batch) < self._max_batch:
-                    if self._waiting:
-                        batch.append(self._waiting.popleft())
+                    taken = self._take(first.size, self._max_batch - len(batch))
+                    if taken:
+                        batch.extend(taken)
                         continue
                     remaining = deadline - loop.time()
                     if remaining <= 0:
@@ -317,8 +375,7 @@ class MicroBatcher:
                         await asyncio.wait_for(self._wake.wait(), remaining)
                     except TimeoutError:
                         break
-            while len(batch) < self._max_batch and self._waiting:
-                batch.append(self._waiting.popleft())
+            batch.extend(self._take(first.size, self._max_batch - len(batch)))
             live = [r for r in batch if not r.future.done()]
             under_load = len(batch) > 1
             if live:
@@ -355,20 +412,63 @@ class MicroBatcher:
                 r.future.cancel()
             raise
         except Exception as exc:
-            for r in live:
-                self._forget(r)
-                if not r.future.done():
-                    r.future.set_exception(exc)
+            if len(live) == 1:
+                self._fail(live[0], exc)
+            else:
+                log.warning(
+                    "encoding a batch of %d messages failed (%s); each is encoded alone",
+                    len(live),
+                    _cause(exc, []),
+                )
+                await self._encode_alone(loop, live)
             return
         self._record(len(live), time.perf_counter() - started)
         for r, vector, reading in zip(live, vectors, readings, strict=True):
-            kept = self._remember(r, vector)
-            if not r.future.done():
-                r.future.set_result((kept, reading))
+            self._settle(r, vector, reading)
+
+    def _settle(self, request: _Request, vector: np.ndarray, reading: Any | None) -> None:
+        kept = self._remember(request, vector)
+        if not request.future.done():
+            request.future.set_result((kept, reading))
+
+    def _fail(self, request: _Request, exc: Exception) -> None:
+        """Fail one request, logging why (its text only as a length and a digest)."""
+        self._forget(request)
+        digest = hashlib.sha256(request.text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+        log.error(
+            "encoding a message failed (%d characters, sha256 %s): %s",
+            len(request.text),
+            digest,
+            _cause(exc, [request.text]),
+        )
+        if not request.future.done():
+            request.future.set_exception(exc)
+
+    async def _encode_alone(self, loop: asyncio.AbstractEventLoop, live: list[_Request]) -> None:
+        """After a failed batch: each request encoded by itself, so that only the one(s) that
+        cannot be encoded fail."""
+        for r in live:
+            if r.future.done():
+                continue
+            started = time.perf_counter()
+            try:
+                vectors, readings = await loop.run_in_executor(
+                    self._executor, self._encode_and_read, [r.text]
+                )
+            except asyncio.CancelledError:
+                for other in live:
+                    self._forget(other)
+                    other.future.cancel()
+                raise
+            except Exception as exc:
+                self._fail(r, exc)
+                continue
+            self._record(1, time.perf_counter() - started)
+            self._settle(r, vectors[0], readings[0])
 
     def _encode_and_read(self, texts: list[str]) -> tuple[np.ndarray, list[Any | None]]:
         """On the worker thread: the batch's vectors, then the reader's readings of them."""
-        vectors = self._encode(texts)
+        vectors = self._encode_single(texts)
         if len(vectors) != len(texts):
             raise RuntimeError(f"encoder returned {len(vectors)} vectors for {len(texts)}")
         readings: list[Any | None] = [None] * len(texts)

@@ -29,6 +29,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -49,6 +50,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Backend = Literal["onnx", "torch"]
+# On the torch fallback a customer message is cut at this many characters per allowed token
+# (English averages about four; the cut only has to bound the cost).
+MESSAGE_CHARS_PER_TOKEN = 6
 
 
 class EmbedderError(RuntimeError):
@@ -205,7 +209,6 @@ class _OnnxMeanPooling:
 
     def __init__(self, folder: Path, spec: _DirectSpec, threads: int) -> None:
         import onnxruntime
-        from tokenizers import Tokenizer
 
         self.spec = spec
         self._session = onnxruntime.InferenceSession(
@@ -213,24 +216,46 @@ class _OnnxMeanPooling:
             sess_options=_session_options(threads),
             providers=["CPUExecutionProvider"],
         )
-        self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self._tokenizer.enable_truncation(
-            spec.max_length, stride=0, strategy="longest_first", direction=spec.truncation_side
+        self._folder = folder
+        self._tokenizer = self._load_tokenizer(spec.max_length)
+        # Tokenizers that stop at fewer tokens (customer messages), made once per limit.
+        self._shorter: dict[int, Any] = {}
+        self._shorter_lock = threading.Lock()
+
+    def _load_tokenizer(self, max_length: int) -> Any:
+        from tokenizers import Tokenizer
+
+        spec = self.spec
+        tokenizer = Tokenizer.from_file(str(self._folder / "tokenizer.json"))
+        tokenizer.enable_truncation(
+            max_length, stride=0, strategy="longest_first", direction=spec.truncation_side
         )
-        self._tokenizer.enable_padding(
+        tokenizer.enable_padding(
             direction=spec.padding_side,
             pad_id=spec.pad_id,
             pad_type_id=spec.pad_type_id,
             pad_token=spec.pad_token,
         )
+        return tokenizer
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """Unit vectors of `texts` (batches of similar length, like sentence-transformers)."""
+    def _tokenizer_for(self, max_tokens: int) -> Any:
+        if not 0 < max_tokens < self.spec.max_length:
+            return self._tokenizer
+        with self._shorter_lock:
+            tokenizer = self._shorter.get(max_tokens)
+            if tokenizer is None:
+                tokenizer = self._shorter[max_tokens] = self._load_tokenizer(max_tokens)
+            return tokenizer
+
+    def encode(self, texts: list[str], *, max_tokens: int = 0) -> np.ndarray:
+        """Unit vectors of `texts` (batches of similar length, like sentence-transformers),
+        each read up to `max_tokens` tokens (0: the model's limit)."""
+        tokenizer = self._tokenizer_for(max_tokens)
         order = np.argsort([-len(t) for t in texts], kind="stable")
         vectors: list[np.ndarray] = []
         for start in range(0, len(texts), self.BATCH):
             batch = [texts[i].strip() for i in order[start : start + self.BATCH]]
-            encodings = self._tokenizer.encode_batch(batch)
+            encodings = tokenizer.encode_batch(batch)
             mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
             feeds = {}
             for name in self.spec.inputs:
@@ -401,13 +426,23 @@ class Embedder:
             shutil.rmtree(tmp, ignore_errors=True)
         return target
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """Vectors for `texts`, shape (len(texts), dimension), unit length."""
+    def encode_messages(self, texts: list[str], *, max_tokens: int) -> np.ndarray:
+        """Vectors of customer messages: as `encode`, but each read up to `max_tokens`
+        tokens (0: the model's limit), so that a long message costs at most that much. The
+        torch fallback, whose tokenizer is not set per call, cuts the text at
+        `MESSAGE_CHARS_PER_TOKEN` characters per token instead."""
+        if self._direct is None and max_tokens > 0:
+            texts = [t[: max_tokens * MESSAGE_CHARS_PER_TOKEN] for t in texts]
+        return self.encode(texts, max_tokens=max_tokens)
+
+    def encode(self, texts: list[str], *, max_tokens: int = 0) -> np.ndarray:
+        """Vectors for `texts`, shape (len(texts), dimension), unit length; on the direct
+        path each text is read up to `max_tokens` tokens (0: the model's limit)."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         try:
             if self._direct is not None:
-                return self._direct.encode(texts)
+                return self._direct.encode(texts, max_tokens=max_tokens)
             assert self._model is not None
             vectors = self._model.encode(
                 texts,
