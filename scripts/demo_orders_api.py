@@ -18,19 +18,25 @@ Routes:
   (what the demo's limits are checked against).
 - `GET /healthz`.
 POSTs honour `Idempotency-Key`: a repeated key gets the first answer again.
+
+`--test-controls` (tests only) adds `POST /_test/stall {"seconds", "count"}`: the next `count`
+changes (non-GET requests) are carried out, then answered `seconds` late, as a back office
+that stalls after committing; and `GET /_test/seen`: the raw paths of the requests received.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -56,8 +62,44 @@ def normal_number(number: str) -> str:
     return f"{ORDER_PREFIX}{digits}"
 
 
-def create_app(data_file: Path, token: str | None = None) -> FastAPI:
-    """The orders service over the orders in `data_file`."""
+class StallIn(BaseModel):
+    """How the next changes are answered late (test controls)."""
+
+    seconds: float = Field(ge=0, le=60)
+    count: int = Field(1, ge=0, le=1000)
+
+
+def add_test_controls(app: FastAPI) -> None:
+    """`POST /_test/stall` and `GET /_test/seen` (see the module's docstring)."""
+    stall = {"seconds": 0.0, "count": 0}
+    seen: list[str] = []
+
+    @app.middleware("http")
+    async def stalling(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        path = request.scope.get("raw_path", b"").decode("latin-1")
+        if not path.startswith("/_test/"):
+            seen.append(f"{request.method} {path}")
+        response = await call_next(request)
+        if request.method != "GET" and not path.startswith("/_test/") and stall["count"] > 0:
+            stall["count"] -= 1
+            await asyncio.sleep(stall["seconds"])
+        return response
+
+    @app.post("/_test/stall")
+    def set_stall(stall_in: StallIn) -> dict[str, float]:
+        stall.update(seconds=stall_in.seconds, count=stall_in.count)
+        return stall
+
+    @app.get("/_test/seen")
+    def get_seen() -> list[str]:
+        return seen
+
+
+def create_app(data_file: Path, token: str | None = None, test_controls: bool = False) -> FastAPI:
+    """The orders service over the orders in `data_file` (with `test_controls`, the stall and
+    request log of the tests)."""
     orders: dict[str, dict[str, Any]] = {
         order["number"]: order
         for order in json.loads(data_file.read_text(encoding="utf-8"))["orders"]
@@ -72,6 +114,8 @@ def create_app(data_file: Path, token: str | None = None) -> FastAPI:
             raise HTTPException(401, "missing or wrong bearer token")
 
     app = FastAPI(title="Larkspur orders (demo)", dependencies=[Depends(authorised)])
+    if test_controls:
+        add_test_controls(app)
 
     def order_or_404(number: str) -> dict[str, Any]:
         order = orders.get(normal_number(number))
@@ -144,12 +188,16 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8077)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument(
+        "--test-controls", action="store_true", help="add the tests' /_test/ routes"
+    )
     args = parser.parse_args()
 
     import uvicorn
 
     token = os.environ.get("DEMO_ORDERS_TOKEN") or None
-    uvicorn.run(create_app(args.data, token), host=args.host, port=args.port, log_level="warning")
+    app = create_app(args.data, token, test_controls=args.test_controls)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":

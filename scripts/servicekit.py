@@ -179,16 +179,24 @@ def add_server_timing(stages: dict[str, list[float]], header: str) -> None:
 
 
 def start_orders_api(
-    port: int, *, token: str | None = None, timeout: float = 30.0
+    port: int, *, token: str | None = None, timeout: float = 30.0, test_controls: bool = False
 ) -> subprocess.Popen[bytes]:
     """Start the demo orders service (`scripts/demo_orders_api.py`) on `port` and wait until it
-    answers; `token` makes it require `Authorization: Bearer <token>`."""
+    answers; `token` makes it require `Authorization: Bearer <token>`; `test_controls` adds
+    its `/_test/` routes (a stall, the paths it received)."""
     env = {**os.environ}
     env.pop("DEMO_ORDERS_TOKEN", None)
     if token:
         env["DEMO_ORDERS_TOKEN"] = token
+    extra = ["--test-controls"] if test_controls else []
     process = subprocess.Popen(
-        [sys.executable, str(REPO_ROOT / "scripts" / "demo_orders_api.py"), "--port", str(port)],
+        [
+            sys.executable,
+            str(REPO_ROOT / "scripts" / "demo_orders_api.py"),
+            "--port",
+            str(port),
+            *extra,
+        ],
         cwd=REPO_ROOT,
         env=env,
     )

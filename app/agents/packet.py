@@ -16,6 +16,10 @@ REASON_PHRASES = {
     "repeated_fallback": "the bot failed to help several times in a row",
     "intent_requires_human": "this request needs a person",
     "action_failed": "a business system the bot called failed",
+    "action_outcome_unknown": (
+        "outcome unknown: a business system did not confirm the bot's request, which may have "
+        "gone through; check before retrying"
+    ),
 }
 
 

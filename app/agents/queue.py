@@ -31,6 +31,7 @@ SENTIMENT_WEIGHT = 10.0
 REASON_BONUS = {
     "negative_sentiment": 5.0,
     "action_failed": 5.0,
+    "action_outcome_unknown": 5.0,
     "explicit_request": 3.0,
     "repeated_fallback": 3.0,
     "intent_requires_human": 3.0,

@@ -63,6 +63,11 @@ HANDOFF_TEXT = {
         "I couldn't complete that just now because one of our systems didn't respond, so I'm "
         "passing you to a member of our team."
     ),
+    HandoffReason.ACTION_OUTCOME_UNKNOWN: (
+        "I sent your request, but our system hasn't confirmed it yet, so it may already have "
+        "gone through. Please don't ask again for now: a member of our team is checking it "
+        "and will tell you where it stands."
+    ),
 }
 HANDOFF_FOOTER = "They'll see our conversation, so you won't need to repeat yourself."
 CANCELLED_TEXT = "OK, I won't go ahead with that. Is there anything else I can help with?"
@@ -213,7 +218,7 @@ def compose_reply(
     if outcome is None and decision.kind is DecisionKind.RUN_INTENT and plan.intent is not None:
         outcome = render_reply(plan.intent.effective_action, slots)  # type: ignore[arg-type]
     if outcome is not None:
-        decision = after_action(decision, outcome.ok, settings.policy)
+        decision = after_action(decision, outcome.ok, settings.policy, unknown=outcome.unknown)
     try:
         text = _text(replace(plan, decision=decision), hits, outcome, settings)
     except TemplateProblem:

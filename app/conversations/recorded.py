@@ -32,6 +32,7 @@ def load_turns(conn: Connection, *, since: datetime) -> list[RecordedTurn]:
                 signals=signals_from(stored["signals"]),
                 state=state_from(stored["state"]),
                 action_ok=action.get("ok") if action else None,
+                action_unknown=bool(action and action.get("outcome") == "unknown"),
             )
         )
     return turns

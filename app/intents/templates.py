@@ -9,12 +9,30 @@ from __future__ import annotations
 
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote
 
 from jinja2 import StrictUndefined, Template, TemplateError, meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 _ENV = ImmutableSandboxedEnvironment(
     undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False
+)
+
+
+def _path_segment(value: Any) -> str:
+    """A rendered value as one URL path segment: every reserved character percent-encoded
+    (`/`, `?`, `#`, `%`, spaces, CR/LF...), so a value never leaves its segment; a value of
+    dots alone (`.`, `..`) would still walk the path, so it is refused."""
+    text = "" if value is None else str(value)
+    if text and set(text) == {"."}:
+        raise TemplateProblem(f"the value {text!r} cannot be part of a URL path")
+    return quote(text, safe="")
+
+
+# Paths: every `{{ ... }}` output is percent-encoded as a segment; the template's own text
+# (its slashes) is kept as written.
+_PATH_ENV = ImmutableSandboxedEnvironment(
+    undefined=StrictUndefined, autoescape=False, finalize=_path_segment
 )
 
 TEMPLATE_VARIABLES = frozenset({"slots", "response", "status_code"})
@@ -49,6 +67,20 @@ def render(source: str, **variables: Any) -> str:
     """Render `source` with `variables`; TemplateProblem names what was missing."""
     try:
         return _compiled(source).render(**variables).strip()
+    except TemplateError as exc:
+        raise TemplateProblem(f"template failed: {exc}") from exc
+
+
+@lru_cache(maxsize=1024)
+def _compiled_path(source: str) -> Template:
+    return _PATH_ENV.from_string(source)
+
+
+def render_path(source: str, **variables: Any) -> str:
+    """Render a URL path template: each value it puts in is percent-encoded as one path
+    segment (`x/../../healthz` stays `x%2F..%2F..%2Fhealthz`); TemplateProblem otherwise."""
+    try:
+        return _compiled_path(source).render(**variables).strip()
     except TemplateError as exc:
         raise TemplateProblem(f"template failed: {exc}") from exc
 

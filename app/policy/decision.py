@@ -64,6 +64,7 @@ class HandoffReason(enum.StrEnum):
     REPEATED_FALLBACK = "repeated_fallback"
     INTENT_REQUIRES_HUMAN = "intent_requires_human"
     ACTION_FAILED = "action_failed"
+    ACTION_OUTCOME_UNKNOWN = "action_outcome_unknown"
 
 
 class Reason(enum.StrEnum):
@@ -369,10 +370,18 @@ def decide(signals: Signals, state: ConversationState, settings: PolicySettings)
     return Decision(DecisionKind.CLARIFY, reason, suggestions=suggestions, diagnostics=diagnostics)
 
 
-def after_action(decision: Decision, ok: bool, settings: PolicySettings) -> Decision:
-    """The decision once its action ran: a failed action hands off with `action_failed`."""
+def after_action(
+    decision: Decision, ok: bool, settings: PolicySettings, *, unknown: bool = False
+) -> Decision:
+    """The decision once its action ran: a failed action hands off with `action_failed`; one
+    whose outcome is unknown (a change that may have gone through) always hands off with
+    `action_outcome_unknown`, so that a person checks it before anyone tries again."""
     if ok or decision.kind is not DecisionKind.RUN_INTENT:
         return decision
+    if unknown:
+        return _handoff(
+            HandoffReason.ACTION_OUTCOME_UNKNOWN, dict(decision.diagnostics), intent=decision.intent
+        )
     if not settings.handoff_on_action_failure:
         return decision
     return _handoff(HandoffReason.ACTION_FAILED, dict(decision.diagnostics), intent=decision.intent)

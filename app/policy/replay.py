@@ -36,6 +36,7 @@ class RecordedTurn:
     signals: Signals
     state: ConversationState
     action_ok: bool | None
+    action_unknown: bool = False  # the action's outcome was unknown (see `after_action`)
 
 
 @dataclass
@@ -84,7 +85,7 @@ def _label(decision: Decision) -> str:
 def _decide(turn: RecordedTurn, settings: PolicySettings) -> Decision:
     decision = decide(turn.signals, turn.state, settings)
     if turn.action_ok is not None:
-        decision = after_action(decision, turn.action_ok, settings)
+        decision = after_action(decision, turn.action_ok, settings, unknown=turn.action_unknown)
     return decision
 
 

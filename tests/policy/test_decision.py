@@ -306,6 +306,14 @@ def test_failed_action_hands_off() -> None:
     assert after_action(ran, False, lenient) == ran
 
 
+def test_an_action_with_an_unknown_outcome_always_hands_off_for_a_check() -> None:
+    ran = Decision(DecisionKind.RUN_INTENT, Reason.CONFIRMED, intent="refund")
+    unknown = handoff(HandoffReason.ACTION_OUTCOME_UNKNOWN, intent="refund")
+    assert after_action(ran, False, SETTINGS, unknown=True) == unknown
+    lenient = SETTINGS.model_copy(update={"handoff_on_action_failure": False})
+    assert after_action(ran, False, lenient, unknown=True) == unknown
+
+
 def test_decision_explains_itself() -> None:
     decision = decide(also(kb(0.42), sentiment=-0.2), FRESH, SETTINGS)
     assert decision.diagnostics["top_score"] == 0.42

@@ -17,6 +17,7 @@ const REASONS = {
   repeated_fallback: "Bot missed repeatedly",
   intent_requires_human: "Topic needs a person",
   action_failed: "Order system call failed",
+  action_outcome_unknown: "Order system call outcome unknown",
 };
 
 const CSS = `

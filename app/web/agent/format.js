@@ -24,6 +24,7 @@ const REASONS = {
   repeated_fallback: "Bot kept missing",
   intent_requires_human: "Needs a person",
   action_failed: "Order system failed",
+  action_outcome_unknown: "Outcome unknown: check first",
 };
 
 export function reasonLabel(reason) {
