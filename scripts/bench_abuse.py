@@ -197,6 +197,20 @@ async def run(url: str, orders_url: str, limit: int) -> tuple[list[Flood], dict[
 
 def report(floods: list[Flood], resets: dict[str, Any], command: str) -> str:
     lines = [
+        "What is limited (`SWITCHBOARD_RATE_LIMITS__*`, `limits`' moving window, counted in "
+        "Redis when `SWITCHBOARD_REDIS_URL` is set so every process shares them): new "
+        "conversations and customer messages per client address, messages per conversation "
+        "(counted only after its token is checked), handoffs per address (a message that "
+        "would hand off beyond it is refused whole, nothing stored), and any intent action "
+        "that declares `limit:` (the demo's password reset: 3 an hour per email). A refusal "
+        "is 429 with `Retry-After`; the Redis store down is 503. The client address is the "
+        "TCP peer, or `X-Forwarded-For` only when the peer is in `SWITCHBOARD_TRUSTED_PROXIES` "
+        "(uvicorn's own proxy-header handling is off). No customer WebSocket frame posts a "
+        "message. Conversations that never got a message are deleted after "
+        "`SWITCHBOARD_RETENTION__EMPTY_CONVERSATION_HOURS` (24); a customer token stops "
+        "working after `SWITCHBOARD_RETENTION__CUSTOMER_TOKEN_DAYS` (30) without activity. "
+        "The queue's `total` is exact at any size.",
+        "",
         "Flood rates accepted per address before 429: one client sending as fast as it can, "
         "each flood from its own address (`X-Forwarded-For` through loopback as a trusted "
         "proxy), default limits, the service on SQLite. The rate is what that one client "
