@@ -450,7 +450,6 @@
     if (!response.ok) {
       const error = new Error((body.error && body.error.message) || `HTTP ${response.status}`);
       error.status = response.status;
-      error.code = body.error && body.error.code;
       error.retryAfter = Number(response.headers.get("Retry-After")) || 0;
       throw error;
     }

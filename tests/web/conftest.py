@@ -30,9 +30,11 @@ def served(
     name: str,
     admin_email: str,
     admin_password: str,
+    env: dict[str, str] | None = None,
 ) -> Iterator[str]:
     """`python -m app serve` on a free loopback port with its own data folder (a copy of the
-    seeded index, the shared ONNX export) and a first admin; yields its base URL."""
+    seeded index, the shared ONNX export), a first admin and the `SWITCHBOARD_*` variables of
+    `env`; yields its base URL."""
     data_dir = tmp_path_factory.mktemp(name) / "data"
     shutil.copytree(seeded_index, data_dir / "index")
     (data_dir / "models").mkdir()
@@ -45,6 +47,7 @@ def served(
         env_overrides={
             "SWITCHBOARD_ADMIN_EMAIL": admin_email,
             "SWITCHBOARD_ADMIN_PASSWORD": admin_password,
+            **(env or {}),
         },
     )
     try:
