@@ -153,11 +153,24 @@ async def measure(url: str, args: argparse.Namespace, questions: list[str]) -> d
         await asyncio.gather(
             *[customer(client, questions, i, until, baseline) for i in range(args.customers)]
         )
-        until = time.monotonic() + args.seconds
-        await asyncio.gather(
-            *[customer(client, questions, i, until, flood) for i in range(args.customers)],
-            *[flooder(client, i, until, flood) for i in range(args.flooders)],
-        )
+        # Each flooder from its own loopback address (127.0.1.N), as separate clients are.
+        flooders = [
+            httpx.AsyncClient(
+                base_url=url,
+                timeout=60,
+                transport=httpx.AsyncHTTPTransport(local_address=f"127.0.1.{i + 1}"),
+            )
+            for i in range(args.flooders)
+        ]
+        try:
+            until = time.monotonic() + args.seconds
+            await asyncio.gather(
+                *[customer(client, questions, i, until, flood) for i in range(args.customers)],
+                *[flooder(c, i, until, flood) for i, c in enumerate(flooders)],
+            )
+        finally:
+            for c in flooders:
+                await c.aclose()
     return {"baseline": baseline, "flood": flood}
 
 
