@@ -34,10 +34,12 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from loadkit.scenarios import kb_questions
-from reportkit import percentile, ran_on, write_doc_section
-from servicekit import REPO_ROOT, free_port, service_env, stop_server
+if str(Path(__file__).resolve().parent.parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from scripts.loadkit.scenarios import kb_questions
+from scripts.reportkit import percentile, ran_on, write_doc_section
+from scripts.servicekit import REPO_ROOT, free_port, service_env, stop_server
 
 SECURITY = REPO_ROOT / "docs" / "SECURITY.md"
 RESULTS = REPO_ROOT / "data" / "bench_flood.json"  # the runs so far, for the table
