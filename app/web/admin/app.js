@@ -7,6 +7,7 @@ import { initTry } from "./try.js";
 import { initGaps } from "./gaps.js";
 import { initUsers } from "./users.js";
 import { initDashboard } from "./dashboard.js";
+import { askForCode, CODE_PROMPT, codeOf, showEnrolment } from "../shared/second_factor.js";
 
 const VIEWS = ["articles", "transfer", "try", "gaps", "users", "dashboard"];
 
@@ -23,6 +24,7 @@ export function toast(message) {
 
 function showLogin(message) {
   state.user = null;
+  $("second-factor").hidden = true;
   $("console").hidden = true;
   $("who").hidden = true;
   $("login").hidden = false;
@@ -50,6 +52,16 @@ function route() {
 function openArticle(id) {
   window.location.hash = "#articles";
   state.modules.articles.open(id);
+}
+
+/** Admins who must use a second factor enrol before the console opens. */
+function enrolFirst(user) {
+  $("login").hidden = true;
+  $("console").hidden = true;
+  showEnrolment(api, $("second-factor"), {
+    required: true,
+    onDone: (enrolled) => startConsole({ ...user, ...enrolled }),
+  });
 }
 
 function startConsole(user) {
@@ -80,6 +92,11 @@ async function resume() {
       setToken(null);
       return showLogin("This console is for admins; agents work at /agent.");
     }
+    try {
+      await api("GET", "/api/v1/admin/users");
+    } catch (error) {
+      if (error.status === 403 && error.details.second_factor === "enrol") return enrolFirst(user);
+    }
     startConsole(user);
   } catch (error) {
     setToken(null);
@@ -98,21 +115,37 @@ $("login-form").addEventListener("submit", async (event) => {
   const button = event.submitter || $("login-form").querySelector("button");
   button.disabled = true;
   try {
-    const result = await api("POST", "/api/v1/auth/login", { body: { email, password } });
+    const totp = codeOf($("login-totp"));
+    const result = await api("POST", "/api/v1/auth/login", { body: { email, password, totp } });
     if (result.user.role !== "admin") {
       showLogin("This console is for admins; agents work at /agent.");
       return;
     }
     setToken(result.token);
     $("login-password").value = "";
+    $("login-totp").value = "";
     say($("login-error"), "");
+    if (result.enrol_second_factor) return enrolFirst(result.user);
     startConsole(result.user);
     $("main").focus();
   } catch (error) {
-    say($("login-error"), error.message, "error");
+    const asked = askForCode(error, $("login-totp")) && error.details.second_factor === "required";
+    say($("login-error"), asked ? CODE_PROMPT : error.message, "error");
   } finally {
     button.disabled = false;
   }
+});
+
+$("second-factor-button").addEventListener("click", () => {
+  if (state.user && state.user.totp_enabled) {
+    toast("Two-step sign-in is already on; another admin can reset it (Users).");
+    return;
+  }
+  showEnrolment(api, $("second-factor"), {
+    onDone: (user) => {
+      state.user = { ...state.user, ...user };
+    },
+  });
 });
 
 $("logout").addEventListener("click", async () => {

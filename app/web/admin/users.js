@@ -1,4 +1,4 @@
-// Users and roles: the staff list, new accounts, deactivation.
+// Users and roles: the staff list, new accounts, deactivation, resetting a second factor.
 import { api } from "./api.js";
 import { clear, field, formatDate, h, say } from "../shared/dom.js";
 
@@ -56,13 +56,32 @@ export function initUsers(section, ctx) {
     } else if (user.id === ctx.user.id) {
       actions.append("you");
     }
+    if (user.totp_enabled) {
+      const reset = h("button", { type: "button", class: "secondary" }, "Reset two-step");
+      reset.setAttribute("aria-label", `Reset ${user.name}'s two-step sign-in`);
+      reset.addEventListener("click", async () => {
+        try {
+          await api("POST", `/api/v1/admin/users/${user.id}/totp/reset`);
+          ctx.toast(`${user.name} signs in with the password alone until they enrol again.`);
+          load();
+        } catch (error) {
+          say(msg, error.message, "error");
+        }
+      });
+      actions.append(" ", reset);
+    }
     return h(
       "tr",
       {},
       h("td", {}, user.name),
       h("td", {}, user.email),
       h("td", {}, user.role),
-      h("td", {}, h("span", { class: `badge ${user.active ? "published" : "archived"}` }, user.active ? "active" : "deactivated")),
+      h(
+        "td",
+        {},
+        h("span", { class: `badge ${user.active ? "published" : "archived"}` }, user.active ? "active" : "deactivated"),
+        user.totp_enabled ? [" ", h("span", { class: "badge" }, "two-step")] : null,
+      ),
       h("td", {}, user.presence || ""),
       h("td", {}, formatDate(user.last_seen_at) || "never"),
       actions,

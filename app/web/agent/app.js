@@ -19,11 +19,12 @@ import { guard } from "./feedback.js";
 import { addNoteFromForm } from "./notes.js";
 import { setPresence } from "./presence.js";
 import { tickWaits } from "./queue.js";
-import { enterConsole, login, logout, showLogin } from "./session.js";
+import { enterConsole, login, logout, openSecondFactor, showLogin } from "./session.js";
 import { state } from "./state.js";
 
 function wire() {
   $("login-form").addEventListener("submit", login);
+  $("second-factor-button").addEventListener("click", openSecondFactor);
   $("logout").addEventListener("click", logout);
   $("presence").addEventListener(
     "change",

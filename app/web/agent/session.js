@@ -10,6 +10,7 @@ import { loadAgents, PRESENCE_KEY, setPresence, showConnection } from "./presenc
 import { BASE_TITLE, loadMine, loadQueue } from "./queue.js";
 import { state } from "./state.js";
 import { AgentStream } from "./stream.js";
+import { askForCode, CODE_PROMPT, codeOf, showEnrolment } from "../shared/second_factor.js";
 
 export async function login(event) {
   event.preventDefault();
@@ -25,14 +26,30 @@ export async function login(event) {
   const button = event.submitter || $("login-form").querySelector("button");
   button.disabled = true;
   try {
-    const result = await api("POST", "/api/v1/auth/login", { body: { email, password } });
+    const totp = codeOf($("login-totp"));
+    const result = await api("POST", "/api/v1/auth/login", { body: { email, password, totp } });
     setToken(result.token);
     $("login-password").value = "";
+    $("login-totp").value = "";
     sessionStorage.setItem(PRESENCE_KEY, "online");
+    if (result.enrol_second_factor) {
+      // An admin who must use a second factor sets it up before the console opens.
+      $("login-form").hidden = true;
+      await showEnrolment(api, $("enrol-first"), {
+        required: true,
+        onDone: (user) => {
+          $("enrol-first").hidden = true;
+          $("login-form").hidden = false;
+          enterConsole(user);
+        },
+      });
+      return;
+    }
     await enterConsole(result.user);
   } catch (err) {
     error.textContent = err.message;
-    $("login-password").focus();
+    if (!askForCode(err, $("login-totp"))) $("login-password").focus();
+    else if (err.details.second_factor === "required") error.textContent = CODE_PROMPT;
   } finally {
     button.disabled = false;
   }
@@ -51,6 +68,7 @@ export function showLogin(message) {
   state.current = null;
   setToken(null);
   $("console-view").hidden = true;
+  $("second-factor").hidden = true;
   $("login-view").hidden = false;
   $("login-error").textContent = message || "";
   document.title = BASE_TITLE;
@@ -74,6 +92,21 @@ export async function logout() {
   }
   sessionStorage.removeItem(PRESENCE_KEY);
   showLogin("You signed out.");
+}
+
+/** The header's "Two-step sign-in" button: enrol, unless it is already on. */
+export function openSecondFactor() {
+  if (state.user && state.user.totp_enabled) {
+    const panel = $("second-factor");
+    panel.replaceChildren("Two-step sign-in is already on; an admin can reset it.");
+    panel.hidden = false;
+    return;
+  }
+  showEnrolment(api, $("second-factor"), {
+    onDone: (user) => {
+      state.user = { ...state.user, ...user };
+    },
+  });
 }
 
 export async function enterConsole(user) {
