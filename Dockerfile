@@ -27,5 +27,7 @@ EXPOSE 8000
 VOLUME ["/srv/switchboard/data"]
 HEALTHCHECK --interval=30s --timeout=3s --start-period=60s \
     CMD .venv/bin/python -c "import urllib.request as u; u.urlopen('http://127.0.0.1:8000/readyz')"
-# Same as `make run`: the demo orders service on loopback beside the chat service.
+# Same as `make run`: the demo orders service on loopback beside the chat service. Its
+# `python -m app serve` applies the transport limits (SWITCHBOARD_SERVER__*: a 10 s header
+# deadline, 16 KiB of headers, 16 KiB WebSocket messages; see docs/SECURITY.md).
 CMD ["scripts/run_demo.sh", "0.0.0.0", "8000"]

@@ -47,9 +47,11 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
-    """Run the HTTP service (loads the model and the knowledge base first)."""
+    """Run the HTTP service (loads the model and the knowledge base first), with the transport
+    limits of `SWITCHBOARD_SERVER__*` (header deadline and size, WebSocket frame size)."""
     import uvicorn
 
+    from app import server_limits
     from app.main import create_app
 
     settings = Settings()
@@ -64,6 +66,7 @@ def serve(
         # SWITCHBOARD_TRUSTED_PROXIES (app/ratelimit/addresses.py); uvicorn's own handling
         # would trust it from 127.0.0.1 by default and hide the real peer.
         proxy_headers=False,
+        **server_limits.uvicorn_options(settings.server),
     )
 
 

@@ -74,8 +74,9 @@ class BudgetSettings(BaseModel):
 
     enabled: bool = Field(
         True,
-        description="Enforce the per-client budget (`client_chars`); off for benchmarks and "
-        "evaluation runs. The token cap per message applies either way.",
+        description="Enforce the per-client budget (`client_chars`); `rate_limits.enabled = "
+        "false` turns it off too (benchmarks, evaluation runs). The token cap per message "
+        "applies either way.",
     )
     message_tokens: int = Field(
         128,
@@ -88,8 +89,43 @@ class BudgetSettings(BaseModel):
     client_chars: str = Field(
         "20000/minute",
         description="Characters of customer messages one client address may send (a `limits` "
-        "rate string, counted in a sliding window; the address is the peer's); beyond it a "
-        "message gets 429 with Retry-After.",
+        "rate string, counted in a sliding window; the address as `trusted_proxies` says); beyond "
+        "it a message gets 429 with Retry-After.",
+    )
+
+
+class ServerSettings(BaseModel):
+    """Transport limits `python -m app serve` applies (app/server_limits.py); a reverse proxy in
+    front may set tighter ones."""
+
+    header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="A request's line and headers must arrive within this many seconds of its "
+        "first byte (of the connection, for the first request), else 408 and the connection "
+        "is closed: half-open connections are not held.",
+    )
+    max_header_bytes: int = Field(
+        16 * 1024,
+        ge=1024,
+        le=1024 * 1024,
+        description="Largest request line and header block, in bytes; a larger one gets 431.",
+    )
+    keep_alive_seconds: int = Field(
+        5, ge=1, le=600, description="An idle keep-alive connection is closed after this long."
+    )
+    limit_concurrency: int | None = Field(
+        None,
+        ge=1,
+        description="Connections and requests at once in one process beyond which new requests "
+        "get 503; unset means no bound.",
+    )
+    graceful_shutdown_seconds: int = Field(
+        10,
+        ge=0,
+        le=600,
+        description="On SIGTERM, how long open requests and streams get to finish.",
     )
 
 
@@ -269,6 +305,7 @@ class Settings(BaseSettings):
         description="Origins whose pages may call the API (the sites that embed the widget); "
         'a JSON list, e.g. ["https://shop.example"]. Tokens travel in headers, never cookies.',
     )
+    server: ServerSettings = Field(default_factory=ServerSettings)
     max_message_chars: int = Field(4000, ge=1, le=100_000, description="Longest customer message.")
     log_level: str = Field("info", description="Python logging level name.")
     integrations: dict[str, IntegrationSettings] = Field(

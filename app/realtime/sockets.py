@@ -33,6 +33,9 @@ NOT_FOUND = 4404
 
 AUTH_SECONDS = 10.0
 MAX_FRAME_CHARS = 4096  # clients send only small control frames
+# The most a frame of MAX_FRAME_CHARS can take in UTF-8: the server (app/server_limits.py)
+# refuses a longer message as it arrives, before reading it.
+MAX_FRAME_BYTES = MAX_FRAME_CHARS * 4
 
 
 class StreamClosed(Exception):
