@@ -302,8 +302,12 @@ class Settings(BaseSettings):
     )
     cors_origins: list[str] = Field(
         default_factory=lambda: ["*"],
-        description="Origins whose pages may call the API (the sites that embed the widget); "
-        'a JSON list, e.g. ["https://shop.example"]. Tokens travel in headers, never cookies.',
+        description="Origins whose pages may call the customer API and load /widget.js (the "
+        'sites that embed the widget); a JSON list, e.g. ["https://shop.example"]. Staff and '
+        "admin routes never answer other origins. Tokens travel in headers, never cookies.",
+    )
+    api_docs: bool = Field(
+        True, description="Serve the API reference at /docs and /redoc, and /openapi.json."
     )
     server: ServerSettings = Field(default_factory=ServerSettings)
     max_message_chars: int = Field(4000, ge=1, le=100_000, description="Longest customer message.")

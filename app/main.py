@@ -9,10 +9,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
-from fastapi_offline import FastAPIOffline
 
 from app import health, widget_script
 from app.agents import stream as agent_stream
@@ -21,6 +19,7 @@ from app.agents.router import conversation_router as staff_conversation_router
 from app.agents.router import router as agents_router
 from app.agents.router import users_router as agents_users_router
 from app.analytics.router import router as analytics_router
+from app.api_docs import install_api_docs
 from app.auth.admin_router import router as admin_users_router
 from app.auth.router import router as auth_router
 from app.auth.throttle import LoginThrottle
@@ -28,12 +27,14 @@ from app.bot import router as bot_routes
 from app.config import Settings
 from app.conversations import stream as customer_stream
 from app.conversations.router import router as conversations_router
+from app.cors_policy import CustomerCors
 from app.error_handlers import install_error_handlers
 from app.insights.router import router as insights_router
 from app.kb.router import router as kb_router
 from app.kb.transfer_router import router as kb_transfer_router
 from app.nlp.embedder import Embedder
 from app.runtime import Runtime
+from app.security_headers import DEMO_REFERRER, PAGE_CSP, SecurityHeaders
 
 WEB_DIR = Path(__file__).parent / "web"
 MAX_BODY_BYTES = 256 * 1024
@@ -56,32 +57,25 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
             app.state.runtime = None
             await runtime.stop()
 
-    # Swagger UI and ReDoc served from the package, not a CDN: docs work on an offline host.
-    app = FastAPIOffline(
+    app = FastAPI(
         title="Switchboard",
         version="0.1.0",
         summary="AI-assisted customer-support chat: a knowledge-base bot that hands off to humans.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.api_docs else None,
     )
+    if settings.api_docs:
+        install_api_docs(app)
     app.state.runtime = None
     app.state.settings = settings
     app.state.login_throttle = LoginThrottle.from_settings(settings)
     install_error_handlers(app)
-    # The widget runs on other sites' pages: let them call the API (bearer tokens, no cookies).
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.cors_origins,
-        allow_credentials=False,
-        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-        allow_headers=["Authorization", "Content-Type"],
-        expose_headers=[
-            "Server-Timing",
-            "Idempotent-Replayed",
-            "Retry-After",
-            "X-Knowledge-Revision",
-        ],
-        max_age=600,
-    )
+    # The widget runs on other sites' pages: they may call the customer routes, and only those.
+    app.add_middleware(CustomerCors, origins=settings.cors_origins)
+    # Outermost: every response, errors included, carries the hardening headers.
+    app.add_middleware(SecurityHeaders)
     app.include_router(health.router)
     # The body limit sits on the API routes, inside the CORS and error layers, so a 413 reaches
     # a widget on another site in the usual JSON error shape.
@@ -104,17 +98,21 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     app.include_router(agent_stream.router)
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
 
+    page = {"Content-Security-Policy": PAGE_CSP}
+
     @app.get("/", include_in_schema=False)
     async def demo_page() -> FileResponse:
-        return FileResponse(WEB_DIR / "index.html")
+        return FileResponse(
+            WEB_DIR / "index.html", headers={**page, "Referrer-Policy": DEMO_REFERRER}
+        )
 
     @app.get("/agent", include_in_schema=False)
     async def agent_console() -> FileResponse:
-        return FileResponse(WEB_DIR / "agent.html")
+        return FileResponse(WEB_DIR / "agent.html", headers=page)
 
     @app.get("/admin", include_in_schema=False)
     async def admin_console() -> FileResponse:
-        return FileResponse(WEB_DIR / "admin.html")
+        return FileResponse(WEB_DIR / "admin.html", headers=page)
 
     @app.get("/widget.js", include_in_schema=False)
     async def widget() -> Response:

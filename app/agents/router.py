@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from app.agents import canned as canned_service
 from app.agents import service as agents_service
@@ -40,6 +40,7 @@ from app.conversations import service as conversation_service
 from app.conversations.deps import CustomerAccessDep
 from app.conversations.schemas import CustomerConversationView, MessagePage
 from app.conversations.views import customer_view, message_staff_read
+from app.cors_policy import mark_staff_only
 from app.deps import BearerToken, BrokerDep, DbDep, SettingsDep
 from app.errors import Conflict, Forbidden
 from app.realtime.broker import STAFF_CHANNEL
@@ -313,16 +314,22 @@ async def delete_canned(canned_id: CannedId, admin: CurrentAdmin, db: DbDep) -> 
     },
 )
 async def get_conversation_view(
-    conversation_id: str, token: BearerToken, db: DbDep, access: CustomerAccessDep
+    conversation_id: str,
+    token: BearerToken,
+    db: DbDep,
+    access: CustomerAccessDep,
+    request: Request,
 ) -> CustomerConversationView | StaffConversationView:
     """The conversation as its customer sees it, or whole for staff (this route lives with
-    the staff routes because a staff token widens it)."""
+    the staff routes because a staff token widens it; the staff view goes out without CORS
+    headers, app/cors_policy.py)."""
     try:
         await access.check(conversation_id=conversation_id, token=token)
     except Forbidden:
         staff = await db.read(auth_service.user_for_token, token=token)
         if staff is None:
             raise
+        mark_staff_only(request)
         view = await db.read(staff_view, conversation_id=conversation_id)
         view["messages"] = [message_staff_read(m) for m in view["messages"]]
         return StaffConversationView.model_validate(view)

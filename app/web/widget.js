@@ -8,7 +8,8 @@
  *   data-locale    JSON of interface strings, e.g. '{"send": "Envoyer", "open": "Ouvrir le chat"}'
  *   data-text-*    one string each, e.g. data-text-send="Envoyer" (the keys of TEXT below,
  *                  dashed: data-text-email-label sets emailLabel); they win over data-locale.
- * It lives in a Shadow DOM, so the host page's CSS cannot reach it, and it renders every
+ * It lives in a Shadow DOM (no iframe; its styles a constructed sheet, so it runs under a strict
+ * CSP: no inline script or style), so the host page's CSS cannot reach it, and it renders every
  * server string as text (textContent / createElement), never as HTML. Live messages come over
  * the conversation's WebSocket, which reconnects with the last seq seen (messages deduplicated
  * by seq, so none is lost or shown twice). Markdown (answers, agents' replies) goes through the
@@ -78,8 +79,10 @@
   host.id = "switchboard-widget";
   const root = host.attachShadow({ mode: "open" });
   const side = opts.position;
-  root.innerHTML = `
-    <style>
+  // A constructed style sheet, not a <style> element: it applies under a strict
+  // Content-Security-Policy (style-src without 'unsafe-inline'), on our pages and the host's.
+  const sheet = new CSSStyleSheet();
+  sheet.replaceSync(`
       :host { all: initial; }
       * { box-sizing: border-box; font-family: system-ui, -apple-system, "Segoe UI", sans-serif; }
       [hidden] { display: none !important; }
@@ -144,7 +147,9 @@
       @media (max-width: 480px) { .panel { bottom: 0; ${side}: 0; width: 100vw; height: 100%; border-radius: 0; } }
       @media (prefers-reduced-motion: no-preference) { .typing { animation: pulse 1.4s ease-in-out infinite; } }
       @keyframes pulse { 50% { opacity: .55; } }
-    </style>
+  `);
+  root.adoptedStyleSheets = [sheet];
+  root.innerHTML = `
     <button class="launcher" type="button" aria-expanded="false"><svg viewBox="0 0 24 24" width="26" height="26" aria-hidden="true" focusable="false"><path fill="currentColor" d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2zm3 6a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3z"/></svg><span class="badge" aria-hidden="true" hidden></span></button>
     <section class="panel" role="dialog" hidden>
       <header><div><h2></h2><p class="status" hidden></p></div><button type="button" class="close">×</button></header>

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from scripts.servicekit import CHROMIUM_ARGS
-from tests.web.conftest import AXE, CHROMIUM, needs_chromium, served
+from tests.web.conftest import CHROMIUM, inject_axe, needs_chromium, served
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin console password"
@@ -279,7 +279,7 @@ def test_gaps_draft_import_errors_users_and_every_section_pass_axe(
         page.goto(f"{server_url}/admin#{section}")
         expect(page.locator(f"#{section}")).to_be_visible()
         page.wait_for_load_state("networkidle")
-        page.add_script_tag(path=str(AXE))
+        inject_axe(page)
         found = page.evaluate(
             "axe.run(document).then(r => r.violations"
             ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
@@ -291,7 +291,7 @@ def test_gaps_draft_import_errors_users_and_every_section_pass_axe(
     page.set_viewport_size({"width": 390, "height": 800})
     page.goto(f"{server_url}/admin#articles")
     expect(page.get_by_role("heading", name="Articles", exact=True)).to_be_visible()
-    page.add_script_tag(path=str(AXE))
+    inject_axe(page)
     narrow = page.evaluate(
         "axe.run(document).then(r => r.violations"
         ".filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => v.id))"

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from scripts.servicekit import CHROMIUM_ARGS
-from tests.web.conftest import AXE, CHROMIUM, needs_chromium, served
+from tests.web.conftest import CHROMIUM, inject_axe, needs_chromium, served
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin password 1"
@@ -107,7 +107,7 @@ class Customer:
 
 
 def serious_violations(page: Any) -> list[str]:
-    page.add_script_tag(path=str(AXE))
+    inject_axe(page)
     result = page.evaluate("async () => await axe.run(document)")
     return [
         f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"

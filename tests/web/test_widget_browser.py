@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from scripts.servicekit import CHROMIUM_ARGS
-from tests.web.conftest import AXE, CHROMIUM, needs_chromium, served
+from tests.web.conftest import CHROMIUM, inject_axe, needs_chromium, served
 
 WEB = Path(__file__).resolve().parents[2] / "app" / "web"
 ADMIN = {"email": "admin@example.com", "password": "admin password 1"}
@@ -138,8 +138,7 @@ def agent(server_url: str) -> Iterator[httpx.Client]:
 def _serious_violations(page: object) -> list[dict[str, object]]:
     """axe-core's serious and critical findings on the page as it is now (the widget's open
     Shadow DOM included)."""
-    if not page.evaluate("typeof axe !== 'undefined'"):  # type: ignore[attr-defined]
-        page.add_script_tag(path=str(AXE))  # type: ignore[attr-defined]
+    inject_axe(page)
     found = page.evaluate(  # type: ignore[attr-defined]
         "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
         ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target)}))"
