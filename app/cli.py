@@ -52,10 +52,17 @@ def serve(
     import uvicorn
 
     from app import server_limits
+    from app.db import DataUnusable
     from app.main import create_app
+    from app.runtime import check_data_folders
 
     settings = Settings()
     _configure_logging(settings)
+    try:  # before the model loads: a folder that cannot be written stops the start at once
+        check_data_folders(settings)
+    except DataUnusable as exc:
+        typer.echo(f"switchboard: {exc}", err=True)
+        raise typer.Exit(2) from exc
     uvicorn.run(
         create_app(settings),
         host=host,
@@ -73,7 +80,8 @@ def serve(
 @cli.command()
 def migrate() -> None:
     """Apply database migrations and exit."""
-    from app.db import Database
+    from app.db import Database, DataUnusable
+    from app.runtime import check_data_folders
 
     settings = Settings()
     _configure_logging(settings)
@@ -85,7 +93,12 @@ def migrate() -> None:
         finally:
             await db.dispose()
 
-    asyncio.run(run())
+    try:
+        check_data_folders(settings)
+        asyncio.run(run())
+    except DataUnusable as exc:
+        typer.echo(f"switchboard: {exc}", err=True)
+        raise typer.Exit(2) from exc
     typer.echo("database is up to date")
 
 

@@ -10,6 +10,10 @@ hop for the whole transaction instead of several per statement through aiosqlite
 the one writer thread that group-commits them (`app.sqlite_writer`), reads in a small pool;
 elsewhere through the async engine's `run_sync`. The same function serves both. `sessions`
 (async ORM) serve start-up work such as the knowledge-base sync.
+
+A transaction that fails because the disk is full or the data is read-only raises
+`StorageUnavailable` naming the database file (`app.storage`), and `storage` remembers the
+problem for /readyz until `check_writable` or a later write succeeds.
 """
 
 from __future__ import annotations
@@ -45,7 +49,9 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
+from app.errors import AppError
 from app.sqlite_writer import GroupCommitWriter
+from app.storage import StorageProblem, StorageUnavailable, StorageWatch, classify, probe_folder
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -126,10 +132,17 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self.storage = StorageWatch("the database")
+        # What a storage problem names: the SQLite file (never the URL: it may hold a password).
+        self.path: Path | None = None
         if self.is_sqlite:
             db_path = url.split("///", 1)[-1]
             if db_path and db_path != ":memory:":
-                Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+                self.path = Path(db_path)
+                try:
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise DataUnusable(self._problem(exc)) from exc
             self.engine = create_async_engine(
                 url, connect_args={"timeout": 30}, hide_parameters=True, json_serializer=json_dumps
             )
@@ -167,14 +180,49 @@ class Database:
         self._engines = {False: self.engine, True: self.engine.execution_options(readonly=True)}
         self.sessions = async_sessionmaker(self._engines[False], expire_on_commit=False)
 
+    def _problem(self, exc: BaseException) -> StorageProblem:
+        problem = classify(exc, path=self._where)
+        if problem is None:
+            problem = StorageProblem("cannot_open", self._where, f"{type(exc).__name__}: {exc}")
+        return problem
+
+    @property
+    def _where(self) -> str:
+        return str(self.path) if self.path is not None else "the database server's storage"
+
     async def migrate(self) -> None:
-        """Apply every Alembic migration not yet applied (serialised across processes)."""
-        if self._sync_engine is not None:
-            await asyncio.to_thread(_migrate_sqlite, self._sync_engine.url)
-            return
-        async with self.engine.begin() as conn:
-            await conn.execute(text("SELECT pg_advisory_xact_lock(7311)"))
-            await conn.run_sync(_upgrade_to_head)
+        """Apply every Alembic migration not yet applied (serialised across processes). A
+        database file that cannot be opened or written raises `DataUnusable` naming it."""
+        try:
+            if self._sync_engine is not None:
+                await asyncio.to_thread(_migrate_sqlite, self._sync_engine.url)
+                return
+            async with self.engine.begin() as conn:
+                await conn.execute(text("SELECT pg_advisory_xact_lock(7311)"))
+                await conn.run_sync(_upgrade_to_head)
+        except Exception as exc:
+            problem = classify(exc, path=self._where)
+            if problem is None:
+                raise
+            raise DataUnusable(problem) from exc
+
+    async def check_writable(self) -> StorageProblem | None:
+        """Whether the database can be written now (for /readyz): on SQLite a small file is
+        written beside the database file; after a failed write, a real write transaction must
+        also go through. Updates `storage`."""
+        if self.path is not None:
+            problem = await asyncio.to_thread(probe_folder, self.path.parent)
+            if problem is not None:
+                self.storage.failed(problem)
+                return problem
+        if self.storage.problem is not None:
+            try:
+                await self.run(_touch)
+            except StorageUnavailable as exc:
+                return exc.problem
+            except Exception:  # busy or unreachable: nothing learnt about the storage
+                return self.storage.problem
+        return None
 
     async def run(
         self,
@@ -186,9 +234,28 @@ class Database:
         back if it raises. On SQLite it runs on the writer thread, committed together with the
         writes that queued meanwhile (each in its own savepoint), so the loop never waits on it.
         """
-        if self.writer is not None:
-            return await self.writer.run(fn, *args, **kwargs)
-        return await self._run(fn, False, *args, **kwargs)
+        try:
+            if self.writer is not None:
+                result: T = await self.writer.run(fn, *args, **kwargs)
+            else:
+                result = await self._run(fn, False, *args, **kwargs)
+        except Exception as exc:
+            failure = self._storage_failure(exc)
+            if failure is None:
+                raise
+            raise failure from exc
+        if self.storage.problem is not None:
+            self.storage.succeeded()
+        return result
+
+    def _storage_failure(self, exc: Exception) -> StorageUnavailable | None:
+        """`StorageUnavailable` when `exc` says the disk is full or the data read-only
+        (remembered in `storage`), else None."""
+        problem = classify(exc, path=self._where) if not isinstance(exc, AppError) else None
+        if problem is None:
+            return None
+        self.storage.failed(problem)
+        return StorageUnavailable(problem)
 
     async def read(
         self,
@@ -197,7 +264,13 @@ class Database:
         **kwargs: P.kwargs,
     ) -> T:
         """Like `run`, for a function that only reads (on SQLite it takes no write lock)."""
-        return await self._run(fn, True, *args, **kwargs)
+        try:
+            return await self._run(fn, True, *args, **kwargs)
+        except Exception as exc:
+            failure = self._storage_failure(exc)
+            if failure is None:
+                raise
+            raise failure from exc
 
     async def _run(
         self,
@@ -225,6 +298,20 @@ class Database:
         if self._sync_engine is not None and self._executor is not None:
             self._executor.shutdown(wait=True)
             self._sync_engine.dispose()
+
+
+class DataUnusable(RuntimeError):
+    """The database cannot be opened or written at start: the message names the path and what
+    to do."""
+
+    def __init__(self, problem: StorageProblem) -> None:
+        super().__init__(f"cannot start: {problem.message} ({problem.cause})")
+        self.problem = problem
+
+
+def _touch(conn: Connection) -> None:
+    """A real write that changes nothing (the migration stamp onto itself)."""
+    conn.exec_driver_sql("UPDATE alembic_version SET version_num = version_num")
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

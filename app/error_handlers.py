@@ -1,5 +1,6 @@
 """The one JSON shape of every 4xx/5xx: `{"error": {"code", "message", ...}}`, rendered from
-domain errors (`app/errors.py`), request validation, routing errors and database failures."""
+domain errors (`app/errors.py`), request validation, routing errors and database failures (a
+full disk or read-only data named as such, with the path: `app/storage.py`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors import AppError
+from app.storage import StorageUnavailable, classify
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +71,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(SQLAlchemyTimeoutError)
-    async def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        runtime = getattr(request.app.state, "runtime", None)
+        path = getattr(getattr(runtime, "db", None), "path", None) or "the database"
+        problem = classify(exc, path=path)
+        if problem is not None:  # disk full or read-only: say so, as Database.run does
+            if runtime is not None:
+                runtime.db.storage.failed(problem)  # logged once, shown on /readyz
+            return await _app_error(request, StorageUnavailable(problem))
         log.error("database unavailable: %s", type(exc).__name__)
         return JSONResponse(
             _error_body("unavailable", "the database is busy or unreachable; retry shortly"),

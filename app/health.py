@@ -1,11 +1,22 @@
-"""Liveness and readiness probes."""
+"""Liveness and readiness probes.
+
+/healthz: the process is up. /readyz: 503 `starting` until the model and index are loaded; then
+200 `ready`, or 503 `degraded` with `failing` naming each check that fails: `database` (it
+cannot be written: disk full, read-only, cannot be opened; `app.storage` names the path),
+`knowledge_index` (a new index cannot be written to the index folder: it serves from memory
+meanwhile), `knowledge_refresh` (the last background rebuild failed). Each check is run on the
+call, so the status recovers as soon as the cause goes away.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+
+from app.storage import probe_folder
 
 router = APIRouter(tags=["health"])
 
@@ -18,7 +29,8 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> JSONResponse:
-    """The model and the knowledge index are loaded (503 until they are)."""
+    """The model and the knowledge index are loaded and the data can be written (503 with
+    `starting` or `degraded` and the failing checks otherwise)."""
     runtime = getattr(request.app.state, "runtime", None)
     if runtime is None:
         return JSONResponse({"status": "starting"}, status_code=503)
@@ -38,6 +50,8 @@ async def readyz(request: Request) -> JSONResponse:
             "cache_hits": runtime.batcher.stats.cache_hits,
             "cache_misses": runtime.batcher.stats.cache_misses,
             "cache_entries": runtime.batcher.cache_entries,
+            # Why the ONNX backend is not used, when it was asked for and failed (else null).
+            "fallback": runtime.embedder.fallback_reason,
         },
         "knowledge": {
             "revision": runtime.knowledge.revision,
@@ -64,4 +78,28 @@ async def readyz(request: Request) -> JSONResponse:
             "busy_seconds": round(stats.busy_seconds, 3),
             "cpu_seconds": round(stats.cpu_seconds, 3),
         }
+    checks = await _checks(runtime)
+    failing = [name for name, check in checks.items() if not check["ok"]]
+    body["checks"] = checks
+    if failing:
+        body["status"] = "degraded"
+        body["failing"] = failing
+        return JSONResponse(body, status_code=503)
     return JSONResponse(body)
+
+
+async def _checks(runtime: Any) -> dict[str, dict[str, Any]]:
+    """Each readiness check: `{"ok": true}`, or `{"ok": false, ...}` saying what and where."""
+    checks: dict[str, dict[str, Any]] = {}
+    problem = await runtime.db.check_writable()
+    checks["database"] = {"ok": True} if problem is None else {"ok": False, **problem.as_json()}
+    knowledge = runtime.knowledge
+    problem = await asyncio.to_thread(probe_folder, runtime.settings.index_dir)
+    if problem is None and not await asyncio.to_thread(knowledge.save_pending):
+        problem = knowledge.storage.problem
+    checks["knowledge_index"] = (
+        {"ok": True} if problem is None else {"ok": False, **problem.as_json()}
+    )
+    error = runtime.refresher.last_error if runtime.refresher else None
+    checks["knowledge_refresh"] = {"ok": True} if error is None else {"ok": False, "error": error}
+    return checks

@@ -11,6 +11,7 @@ import logging
 import time
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 from sqlalchemy import text
 
@@ -21,7 +22,7 @@ from app.bot.understanding import MessageReader
 from app.config import Settings
 from app.conversations.access import CustomerAccess
 from app.conversations.retention import EmptyConversationSweeper
-from app.db import Database
+from app.db import Database, DataUnusable
 from app.intents.engine import IntentEngine
 from app.kb import service as kb_service
 from app.kb.knowledge import BuildReport, KnowledgeIndex
@@ -35,6 +36,7 @@ from app.ratelimit.addresses import ClientAddresses
 from app.ratelimit.limiter import RateLimits
 from app.realtime.broker import Broker
 from app.realtime.factory import create_broker
+from app.storage import probe_folder
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,20 @@ def _small_products_on_one_thread() -> None:
     from threadpoolctl import ThreadpoolController  # a dependency of scikit-learn
 
     ThreadpoolController().select(user_api="blas").limit(limits=1)
+
+
+def check_data_folders(settings: Settings) -> None:
+    """`DataUnusable` naming the folder and what to do unless data can be written in the data
+    folder and, on SQLite, the database file's folder."""
+    folders = [settings.data_dir]
+    if settings.sqlalchemy_url.startswith("sqlite"):
+        db_path = settings.sqlalchemy_url.split("///", 1)[-1]
+        if db_path and db_path != ":memory:":
+            folders.append(Path(db_path).parent)
+    for folder in folders:
+        problem = probe_folder(folder)
+        if problem is not None:
+            raise DataUnusable(problem)
 
 
 @dataclass
@@ -75,7 +91,7 @@ class Runtime:
     async def start(cls, settings: Settings, *, embedder: Embedder | None = None) -> Runtime:
         """Migrate the database, load the encoder, load the KB folder and build the index."""
         began = time.perf_counter()
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        check_data_folders(settings)
         db = Database(settings.sqlalchemy_url)
         await db.migrate()
         if settings.admin_email and settings.admin_password:

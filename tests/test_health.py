@@ -19,6 +19,13 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
     assert body["encoder"]["texts"] >= body["encoder"]["batches"] >= 0
     assert body["knowledge"]["articles"] >= 40
     assert body["knowledge"]["passages"] > body["knowledge"]["articles"]
+    assert body["encoder"]["fallback"] is None
+    assert body["checks"] == {
+        "database": {"ok": True},
+        "knowledge_index": {"ok": True},
+        "knowledge_refresh": {"ok": True},
+    }
+    assert "failing" not in body
 
 
 async def test_demo_page_embeds_the_widget(client: httpx.AsyncClient) -> None:

@@ -5,6 +5,9 @@ one assignment, so a search never sees a half-built index. The FAISS index is ex
 the number of passages (`app.kb.ann`); a start with nothing changed reads the persisted one.
 How articles are scored (best passage cosine, adjusted by how well each article's centroid fits
 the query) is described in `app.kb.vector_index`.
+
+A new index that cannot be written to the index folder (disk full, read-only) still serves:
+the problem is named in `storage` (shown on /readyz) and the write retried until it succeeds.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import faiss
 import numpy as np
 
 from app.kb.ann import (
@@ -30,6 +34,7 @@ from app.kb.ann import (
 from app.kb.models import Article
 from app.kb.passages import PASSAGES_VERSION, article_passages
 from app.kb.vector_index import CENTROID_WEIGHT, StoredPassages, VectorIndex
+from app.storage import StorageProblem, StorageWatch, classify
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +148,9 @@ class KnowledgeIndex:
         )
         self.last_build: BuildReport | None = None
         self._built = False
+        # The last built index while it could not be written to `folder` (see save_pending).
+        self._unsaved: tuple[StoredPassages, faiss.Index] | None = None
+        self.storage = StorageWatch("the knowledge index folder")
 
     @property
     def revision(self) -> int:
@@ -241,13 +249,38 @@ class KnowledgeIndex:
             uuid.uuid4().hex,
         )
         ann = build_index(vectors, choice, trained=live.faiss_index)
-        stored.save(self._folder, model_key=self._model_key)
-        save_index(ann, self._folder, build_id=stored.build_id)
+        self._unsaved = (stored, ann)
+        self.save_pending()
         return (
             VectorIndex(stored, centroid_weight=self._centroid_weight, index=ann),
             choice,
             "built",
         )
+
+    def save_pending(self) -> bool:
+        """Persist the last built index if it is not saved yet (in a worker thread); False if
+        it still cannot be. A failure to write (disk full, read-only folder) does not stop the
+        new index from serving: it is named in `storage` (/readyz) and retried by the
+        refresher until it goes through."""
+        pending = self._unsaved
+        if pending is None:
+            return True
+        stored, ann = pending
+        try:
+            stored.save(self._folder, model_key=self._model_key)
+            save_index(ann, self._folder, build_id=stored.build_id)
+        except OSError as exc:
+            problem = classify(exc, path=self._folder)
+            if problem is None:
+                problem = StorageProblem(
+                    "cannot_open", str(self._folder), f"{type(exc).__name__}: {exc}"
+                )
+            self.storage.failed(problem)
+            return False
+        if self._unsaved is pending:
+            self._unsaved = None
+        self.storage.succeeded()
+        return True
 
     def snapshot_vectors(self) -> tuple[StoredPassages, dict[int, ArticleRef]]:
         """The live snapshot's passage vectors and its articles, read together (read-only: for

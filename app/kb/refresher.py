@@ -6,7 +6,8 @@ configured), or every `poll_seconds` regardless, and compares the stored revisio
 index's. When they differ it rebuilds: only new or edited articles are embedded, the FAISS
 index is built in a worker thread, and the new snapshot replaces the old one in one
 assignment, so customers are answered from the old index until the new one is complete.
-Changes arriving during a rebuild are picked up by the next one.
+Changes arriving during a rebuild are picked up by the next one. An index that could not be
+written to its folder is written again on every wake until it is (`save_pending`).
 """
 
 from __future__ import annotations
@@ -114,6 +115,8 @@ class IndexRefresher:
             self._wake.clear()
             try:
                 await self.refresh()
+                # A built index the folder could not take yet (disk full, read-only): again.
+                await asyncio.to_thread(self._knowledge.save_pending)
                 self.last_error = None
             except Exception as exc:  # the old index keeps serving; retried on the next wake
                 self.last_error = f"{type(exc).__name__}: {exc}"

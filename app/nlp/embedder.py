@@ -16,8 +16,12 @@ than one call spread over both cores.
 
 The first start of an export loads it through sentence-transformers, checks the direct path
 against it on a few probe texts and saves what the direct path needs beside the export
-(`DIRECT_SPEC`); later starts load the export directly and never import sentence-transformers,
-transformers or torch (3.4 s and about 370 MiB of the service's resident memory).
+(`DIRECT_SPEC`) with the probes' vectors (`PROBE_VECTORS`); later starts load the export
+directly, encode the probes again and compare, and never import sentence-transformers,
+transformers or torch (3.4 s and about 370 MiB of the service's resident memory). A spec that
+fails that comparison is checked again through sentence-transformers; an export that does not
+load at all (a truncated file) is exported again. Only if that fails too does torch serve, with
+the reason in `fallback_reason` (logged as an error and shown on /readyz).
 """
 
 from __future__ import annotations
@@ -103,6 +107,9 @@ def _quiet_export() -> Iterator[None]:
 # has been checked against sentence-transformers on that export (`_DirectSpec`).
 DIRECT_SPEC = "switchboard-direct.json"
 DIRECT_SPEC_FORMAT = 1
+# The direct path's vectors of `_PROBES` when its spec was checked: every later start encodes
+# the probes again and compares, so a damaged export or spec is caught before it serves.
+PROBE_VECTORS = "switchboard-probes.npy"
 # Texts the direct path must encode as sentence-transformers does before its spec is written:
 # several lengths in one batch (padding), one past the token limit (truncation), case, accents,
 # emoji, a blank.
@@ -285,6 +292,36 @@ def _check_same_vectors(direct: _OnnxMeanPooling, model: SentenceTransformer) ->
         raise ValueError(f"the direct path differs from sentence-transformers by {gap:.1e}")
 
 
+def _save_probes(direct: _OnnxMeanPooling, folder: Path) -> None:
+    """Save the direct path's vectors of the probe texts beside the export (`PROBE_VECTORS`),
+    once they are checked against sentence-transformers."""
+    tmp = folder / f".{PROBE_VECTORS}.tmp-{os.getpid()}"
+    with open(tmp, "wb") as out:
+        np.save(out, direct.encode(_PROBES), allow_pickle=False)
+    tmp.replace(folder / PROBE_VECTORS)
+
+
+def _check_probes(direct: _OnnxMeanPooling, folder: Path) -> None:
+    """ValueError unless `direct` gives the probe texts the vectors saved when its spec was
+    checked (a damaged export or spec gives others; a missing file fails too)."""
+    want = np.load(folder / PROBE_VECTORS, allow_pickle=False)
+    got = direct.encode(_PROBES)
+    if want.shape != got.shape:
+        raise ValueError(f"probe vectors of shape {got.shape}, saved {want.shape}")
+    gap = float(np.abs(got - want).max())
+    if gap > 1e-5:
+        raise ValueError(f"the probe texts' vectors differ from the checked ones by {gap:.1e}")
+
+
+def _discard(folder: Path) -> None:
+    """Remove a damaged export (moved aside first, so no reader sees it half-removed)."""
+    aside = folder.with_name(f"{folder.name}.damaged-{os.getpid()}")
+    with contextlib.suppress(OSError):
+        folder.rename(aside)
+    shutil.rmtree(aside, ignore_errors=True)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
@@ -308,6 +345,8 @@ class Embedder:
         workers: int = 1,
     ) -> None:
         self.backend: Backend = backend
+        # Why ONNX was asked for and torch runs instead (shown on /readyz), else None.
+        self.fallback_reason: str | None = None
         self._model: SentenceTransformer | None = None
         self._direct: _OnnxMeanPooling | None = None
         planned = workers or (_cores() if backend == "onnx" else 1)
@@ -317,8 +356,9 @@ class Embedder:
             try:
                 self._start_onnx(model, cache_dir, per_call, fixed_threads=bool(threads))
             except Exception as exc:  # any ONNX failure falls back to torch, loudly
-                log.warning("ONNX backend unavailable (%s); falling back to torch", exc)
+                log.error("ONNX backend unavailable (%s); falling back to torch", exc)
                 self.backend = "torch"
+                self.fallback_reason = f"ONNX backend unavailable: {type(exc).__name__}: {exc}"
         if self.backend == "torch":
             from sentence_transformers import SentenceTransformer  # slow import: only when used
 
@@ -367,13 +407,26 @@ class Embedder:
         checked spec of it is saved, else through sentence-transformers, checking the direct
         path against it and saving the spec for the next start."""
         folder = self._export_onnx(model, cache_dir)
+        try:
+            self._load_onnx(folder, threads, fixed_threads)
+        except Exception as exc:  # a damaged export (a truncated file): export it again, once
+            log.warning("the ONNX export in %s does not load (%s): exporting it again", folder, exc)
+            _discard(folder)
+            folder = self._export_onnx(model, cache_dir)
+            self._load_onnx(folder, threads, fixed_threads)
+
+    def _load_onnx(self, folder: Path, threads: int, fixed_threads: bool) -> None:
+        """Load the export in `folder`: directly when its saved spec still gives the vectors
+        saved with it, else through sentence-transformers (see `_start_onnx`)."""
         spec = _DirectSpec.read(folder)
         if spec is not None:
             try:
-                self._direct = _OnnxMeanPooling(folder, spec, threads)
+                direct = _OnnxMeanPooling(folder, spec, threads)
+                _check_probes(direct, folder)
+                self._direct = direct
                 return
-            except Exception as exc:  # a damaged export: the full path below checks again
-                log.info("the saved direct encoder does not load (%s): checking again", exc)
+            except Exception as exc:  # a damaged export or spec: the full path checks again
+                log.warning("the saved direct encoder fails its check (%s): checking again", exc)
         from sentence_transformers import SentenceTransformer  # slow import: only when needed
 
         def load(threads: int) -> SentenceTransformer:
@@ -397,6 +450,7 @@ class Embedder:
             self._model = loaded
             return
         try:
+            _save_probes(direct, folder)
             spec.write(folder)
         except OSError as exc:  # a read-only cache: the next start checks again
             log.warning("cannot save the direct encoder's spec in %s: %s", folder, exc)

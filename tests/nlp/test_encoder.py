@@ -126,6 +126,47 @@ def test_a_damaged_spec_is_checked_again_and_rewritten(
         assert json.loads((copy / DIRECT_SPEC).read_text(encoding="utf-8")) == json.loads(good)
 
 
+def test_a_truncated_export_is_exported_again_not_left_to_torch(
+    embedder: Embedder, model_cache: Path, tmp_path: Path
+) -> None:
+    export = next(model_cache.glob("onnx-*"))
+    copy = tmp_path / export.name
+    shutil.copytree(export, copy)
+    model_file = copy / "onnx" / "model.onnx"
+    model_file.write_bytes(model_file.read_bytes()[: model_file.stat().st_size // 3])
+    again = Embedder(bundled_model_path(), backend="onnx", cache_dir=tmp_path)
+    assert again.backend == "onnx" and again.fallback_reason is None
+    assert model_file.stat().st_size == (export / "onnx" / "model.onnx").stat().st_size
+    assert np.allclose(again.encode(TEXTS), embedder.encode(TEXTS), atol=1e-6)
+    later = _load_in_a_new_process(tmp_path)  # checked and saved: the next start is direct
+    assert later["backend"] == "onnx" and later["imported"] == []
+
+
+def test_a_spec_that_gives_other_vectors_is_checked_again(
+    embedder: Embedder, model_cache: Path, tmp_path: Path
+) -> None:
+    export = next(model_cache.glob("onnx-*"))
+    copy = tmp_path / export.name
+    shutil.copytree(export, copy)
+    good = (copy / DIRECT_SPEC).read_text(encoding="utf-8")
+    spec = json.loads(good)
+    (copy / DIRECT_SPEC).write_text(json.dumps({**spec, "max_length": 8}), encoding="utf-8")
+    again = Embedder(bundled_model_path(), backend="onnx", cache_dir=tmp_path)
+    assert again.backend == "onnx" and again.fallback_reason is None
+    assert np.allclose(again.encode(TEXTS), embedder.encode(TEXTS), atol=1e-6)
+    assert json.loads((copy / DIRECT_SPEC).read_text(encoding="utf-8")) == spec
+
+
+def test_a_fallback_to_torch_says_why(embedder: Embedder, tmp_path: Path) -> None:
+    cache = tmp_path / "not-a-folder"
+    cache.write_text("a file where the model cache should be", encoding="utf-8")
+    fallen = Embedder(bundled_model_path(), backend="onnx", cache_dir=cache)
+    assert fallen.backend == "torch"
+    assert fallen.fallback_reason is not None
+    assert "ONNX backend unavailable" in fallen.fallback_reason
+    assert np.allclose(fallen.encode(TEXTS), embedder.encode(TEXTS), atol=1e-5)
+
+
 def test_unknown_model_path_fails_clearly(tmp_path: Path) -> None:
     import pytest
 
