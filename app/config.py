@@ -167,6 +167,17 @@ class AuthSettings(BaseModel):
     )
 
 
+class IdentitySettings(BaseModel):
+    """Verified customers: the secret the host site signs its customers' ids with."""
+
+    secret: SecretStr | None = Field(
+        None,
+        description="HMAC-SHA256 key shared with the host site's server, which signs each "
+        "signed-in customer's id with it (hex) for the widget's `data-customer-signature`; "
+        "unset: every visitor is anonymous and a signature sent is refused (400).",
+    )
+
+
 class BusinessHours(BaseModel):
     """When agents are expected to be available (outside these, handoffs ask for an email)."""
 
@@ -342,6 +353,10 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    identity: IdentitySettings = Field(
+        default_factory=IdentitySettings,
+        description="Verified customers (`SWITCHBOARD_IDENTITY__SECRET`).",
+    )
     agents: AgentSettings = Field(default_factory=AgentSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)

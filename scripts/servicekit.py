@@ -179,16 +179,25 @@ def add_server_timing(stages: dict[str, list[float]], header: str) -> None:
 
 
 def start_orders_api(
-    port: int, *, token: str | None = None, timeout: float = 30.0, test_controls: bool = False
+    port: int,
+    *,
+    token: str | None = None,
+    identity_secret: str | None = None,
+    timeout: float = 30.0,
+    test_controls: bool = False,
 ) -> subprocess.Popen[bytes]:
     """Start the demo orders service (`scripts/demo_orders_api.py`) on `port` and wait until it
-    answers; `token` makes it require `Authorization: Bearer <token>`; `test_controls` adds
-    its `/_test/` routes (a stall, the paths it received)."""
+    answers; `token` makes it require `Authorization: Bearer <token>`, `identity_secret` lets
+    its demo sign-in sign customers (the chat service's SWITCHBOARD_IDENTITY__SECRET);
+    `test_controls` adds its `/_test/` routes (a stall, the paths it received)."""
     env = {**os.environ}
     env.pop("DEMO_ORDERS_TOKEN", None)
+    env.pop("DEMO_IDENTITY_SECRET", None)
     if token:
         env["DEMO_ORDERS_TOKEN"] = token
     extra = ["--test-controls"] if test_controls else []
+    if identity_secret:
+        env["DEMO_IDENTITY_SECRET"] = identity_secret
     process = subprocess.Popen(
         [
             sys.executable,

@@ -4,6 +4,9 @@ and HTTP clients that drive them through their public API."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import json
 import os
 import shutil
 import socket
@@ -24,7 +27,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.config import IntegrationSettings, Settings, bundled_model_path
+from app.config import IdentitySettings, IntegrationSettings, Settings, bundled_model_path
 from app.main import create_app
 from app.nlp.embedder import Embedder
 
@@ -32,6 +35,9 @@ REPO = Path(__file__).resolve().parent.parent
 SHIPPED_KB = REPO / "knowledge_base"
 POSTGRES_URL = os.environ.get("SWITCHBOARD_TEST_DATABASE_URL")
 ORDERS_TOKEN = "test-orders-token"
+# The secret the test apps and the demo orders service's sign-in share (as `make run` does).
+IDENTITY_SECRET = "test-identity-secret"
+DEMO_DATA = json.loads((REPO / "scripts" / "demo_data" / "orders.json").read_text("utf-8"))
 
 sys.path.insert(0, str(REPO / "scripts"))
 from servicekit import free_port, start_orders_api, stop_server  # noqa: E402
@@ -42,7 +48,7 @@ def orders_api() -> Iterator[str]:
     """The demo orders service, started as `make run` starts it (a real HTTP server on
     loopback), requiring a bearer token; yields its base URL. Each test uses its own orders."""
     port = free_port()
-    process = start_orders_api(port, token=ORDERS_TOKEN)
+    process = start_orders_api(port, token=ORDERS_TOKEN, identity_secret=IDENTITY_SECRET)
     yield f"http://127.0.0.1:{port}"
     stop_server(process)
 
@@ -98,6 +104,7 @@ def make_settings(tmp_path: Path, orders_url: str | None = None, **overrides: An
         "data_dir": tmp_path / "data",
         "kb_dir": SHIPPED_KB,
         "intents_dir": REPO / "intents",
+        "identity": IdentitySettings(secret=IDENTITY_SECRET),
     }
     if orders_url:
         values["integrations"] = {
@@ -137,6 +144,15 @@ def start_app(
             yield client
 
     return _start
+
+
+async def orders_state(orders_api: str, order_number: str) -> dict[str, Any]:
+    """The order as the demo orders service holds it now (its back-office view)."""
+    auth = {"Authorization": f"Bearer {ORDERS_TOKEN}"}
+    async with httpx.AsyncClient() as orders:
+        response = await orders.get(f"{orders_api}/state/orders/{order_number}", headers=auth)
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
 
 
 @pytest.fixture
@@ -210,9 +226,29 @@ def start_server(
 Opened = tuple[str, dict[str, str]]
 
 
-async def open_conversation(client: httpx.AsyncClient) -> Opened:
-    """Create a conversation; returns its id and the headers that authenticate as its customer."""
-    response = await client.post("/api/v1/conversations")
+def owner_of(order_number: str) -> dict[str, str]:
+    """The demo customer (id, email, name) who owns `order_number` in the demo orders data."""
+    order = next(o for o in DEMO_DATA["orders"] if o["number"] == order_number)
+    return next(dict(c) for c in DEMO_DATA["customers"] if c["id"] == order["customer_id"])
+
+
+def signed(customer: dict[str, str], secret: str = IDENTITY_SECRET) -> dict[str, str]:
+    """`customer` with the signature a host site's server computes (hex HMAC-SHA256 of the id),
+    written here independently of the service's own code."""
+    digest = hmac.new(secret.encode(), customer["id"].encode(), hashlib.sha256).hexdigest()
+    return {**customer, "signature": digest}
+
+
+async def open_conversation(
+    client: httpx.AsyncClient, customer: dict[str, str] | None = None
+) -> Opened:
+    """Create a conversation (as the verified `customer` when given, e.g.
+    `signed(owner_of("LS-10042"))`); returns its id and the headers that authenticate as its
+    customer."""
+    if customer is None:
+        response = await client.post("/api/v1/conversations")
+    else:
+        response = await client.post("/api/v1/conversations", json={"customer": customer})
     assert response.status_code == 201, response.text
     body = response.json()
     return body["id"], {"Authorization": f"Bearer {body['token']}"}
@@ -252,9 +288,12 @@ async def admin_client(
         yield client, await login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
 
 
-async def first_reply(client: httpx.AsyncClient, text: str) -> dict[str, Any]:
-    """The bot's reply to `text` as the first message of a new conversation."""
-    response = await ask(client, await open_conversation(client), text)
+async def first_reply(
+    client: httpx.AsyncClient, text: str, customer: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The bot's reply to `text` as the first message of a new conversation (of the verified
+    `customer` when given)."""
+    response = await ask(client, await open_conversation(client, customer), text)
     assert response.status_code == 201, response.text
     return response.json()["reply"]  # type: ignore[no-any-return]
 

@@ -26,7 +26,7 @@ from app.analytics.schemas import (
 from app.auth.models import Presence
 from app.auth.schemas import LoginResult
 from app.conversations.models import Conversation, EventType
-from app.conversations.schemas import CustomerConversationView, MessagePage
+from app.conversations.schemas import CustomerConversationView, CustomerRead, MessagePage
 from app.insights.schemas import GapCluster, GapReport, KbHealth, NeverMatched, StatusCounts
 from app.kb import transfer_router
 from app.kb.models import Article, FolderDeletion
@@ -51,6 +51,7 @@ AnalyticsSummary.generated_at
 MessagePage.has_more
 CustomerConversationView.contact_email_saved
 CustomerConversationView.csat_pending
+CustomerRead.verified  # the API's "verified" mark on a conversation's customer
 GapCluster.reasons
 GapCluster.covered
 GapCluster.held_by

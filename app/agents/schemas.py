@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from app.conversations.schemas import CsatRead, MessageRead
+from app.conversations.schemas import CsatRead, CustomerRead, MessageRead
 from app.text_rules import check_text
 
 
@@ -227,6 +227,11 @@ class StaffConversationView(BaseModel):
     resolutions: int
     follow_up: bool
     contact_email: str | None
+    customer: CustomerRead | None = Field(
+        None,
+        description="The verified customer (signed by the host site): id, email, name; null "
+        "for an anonymous visitor, whose claims are never shown as verified.",
+    )
     dialog: dict[str, Any]
     messages: list[MessageRead] = Field(description="The latest 200 messages, oldest first.")
     notes: list[NoteRead]

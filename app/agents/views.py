@@ -12,7 +12,7 @@ from app.agents.service import list_notes
 from app.auth.models import User
 from app.conversations.models import Conversation, CsatRating, Event, Message
 from app.conversations.service import StoredMessage
-from app.conversations.views import conversation_row
+from app.conversations.views import conversation_row, verified_customer_view
 
 _conversations = Conversation.__table__
 _users = User.__table__
@@ -20,6 +20,13 @@ _events = Event.__table__
 _messages = Message.__table__
 _ratings = CsatRating.__table__
 
+HIDDEN_COLUMNS = (
+    "agent_name",
+    "assigned_agent_id",
+    "customer_id",
+    "customer_email",
+    "customer_name",
+)
 STAFF_VIEW_MESSAGES = 200
 STAFF_VIEW_EVENTS = 500
 
@@ -45,7 +52,8 @@ def staff_view(conn: Connection, *, conversation_id: str) -> dict[str, Any]:
         .order_by(_ratings.c.id)
     ).mappings()
     return {
-        **{k: row[k] for k in row if k not in ("agent_name", "assigned_agent_id")},
+        **{k: row[k] for k in row if k not in HIDDEN_COLUMNS},
+        "customer": verified_customer_view(row),
         "agent": {"id": row["assigned_agent_id"], "name": row["agent_name"]}
         if row["assigned_agent_id"] is not None
         else None,

@@ -123,7 +123,8 @@ class Bot:
     def plan_reply(self, understanding: Understanding, dialog: Dialog) -> BotReply:
         """What the bot would say to a message in a conversation at `dialog` (no I/O; an HTTP
         intent's call is not made: its reply says so). The admin's "try it" and
-        `python -m app ask` show it."""
+        `python -m app ask` show it, as for an anonymous visitor: an intent that requires a
+        verified customer is refused (reason `needs_verified_customer`)."""
         plan = plan_turn(understanding, dialog, self._intents.catalog, self._settings)
         outcome = None
         if plan.needs_action:
@@ -220,6 +221,7 @@ class Bot:
                 plan.intent,
                 dict(plan.frame.slots) if plan.frame else {},
                 idempotency_key=f"{conversation_id}:{needed.first_seq}",
+                customer=plan.customer,
             )
             clock.lap("action")
             return await store(action=(needed.first_seq, outcome))

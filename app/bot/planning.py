@@ -1,7 +1,10 @@
 """From an understood message and the dialogue state to the bot's reply: pure, no I/O.
 
 `plan_turn` reads slot values for the intent in progress and for the classifier's intent,
-builds the policy's `Signals`, and lets `decide` choose. `compose_reply` turns the decision
+builds the policy's `Signals`, and lets `decide` choose; an intent that requires a verified
+customer is then refused for an anonymous visitor before anything is asked or run (a
+`cancel_intent` decision with reason `needs_verified_customer` and the intent's
+`verification_reply`). `compose_reply` turns the decision
 (and, for an HTTP intent, its action's outcome) into the text and the stored metadata: the
 public signals, the decision with its diagnostics, and the policy's inputs for replay.
 """
@@ -15,6 +18,7 @@ from app.bot.replies import render
 from app.bot.understanding import Understanding
 from app.config import Settings
 from app.conversations.dialog import Dialog, frame_for
+from app.identity import VerifiedCustomer, template_customer
 from app.intents.actions import ActionOutcome, render_reply
 from app.intents.definitions import HandoffAction, HttpAction, IntentCatalog, IntentDef
 from app.intents.slots import read_slots
@@ -30,6 +34,7 @@ from app.policy.decision import (
     DecisionKind,
     Frame,
     HandoffReason,
+    Reason,
     Signals,
     after_action,
     decide,
@@ -85,6 +90,12 @@ class Plan:
     decision: Decision
     frame: Frame | None  # the intent frame the decision acts on
     intent: IntentDef | None
+    customer: VerifiedCustomer | None = None  # None: an anonymous visitor
+
+    @property
+    def template_customer(self) -> dict[str, Any]:
+        """What the intent's templates see as `customer`."""
+        return template_customer(self.customer)
 
     @property
     def needs_action(self) -> bool:
@@ -103,10 +114,43 @@ class BotReply:
     meta: dict[str, Any]
 
 
+GATED_KINDS = (DecisionKind.RUN_INTENT, DecisionKind.ASK_SLOT, DecisionKind.CONFIRM)
+
+
+def verification_gate(
+    decision: Decision, intent: IntentDef | None, customer: VerifiedCustomer | None
+) -> Decision:
+    """The decision, unless it would start, fill, confirm or run an intent that requires a
+    verified customer for an anonymous visitor: then the intent is refused before anything
+    is asked (no order number is asked for that could not be used) and never runs."""
+    if (
+        customer is not None
+        or intent is None
+        or not intent.requires_verified_customer
+        or decision.kind not in GATED_KINDS
+    ):
+        return decision
+    return Decision(
+        kind=DecisionKind.CANCEL_INTENT,
+        reason=Reason.NEEDS_VERIFIED_CUSTOMER,
+        intent=decision.intent,
+        diagnostics={
+            **decision.diagnostics,
+            "needs_verified_customer": True,
+            "instead_of": decision.kind.value,
+        },
+    )
+
+
 def plan_turn(
-    understanding: Understanding, dialog: Dialog, catalog: IntentCatalog, settings: Settings
+    understanding: Understanding,
+    dialog: Dialog,
+    catalog: IntentCatalog,
+    settings: Settings,
+    customer: VerifiedCustomer | None = None,
 ) -> Plan:
-    """Read slots, build the signals and let the policy decide."""
+    """Read slots, build the signals, let the policy decide, and refuse an intent that needs
+    a verified customer when `customer` is None (an anonymous visitor)."""
     text = understanding.text
     pending_def = catalog.get(dialog.intent)
     pending = None
@@ -139,18 +183,21 @@ def plan_turn(
     frame = None
     if decision.intent is not None:
         frame = pending if pending and pending.intent == decision.intent else proposed
-    return Plan(signals, state, decision, frame, catalog.get(decision.intent))
+    intent = catalog.get(decision.intent)
+    decision = verification_gate(decision, intent, customer)
+    return Plan(signals, state, decision, frame, intent, customer)
 
 
 def _slot_text(plan: Plan, slots: dict[str, str]) -> str:
     decision, intent = plan.decision, plan.intent
     assert intent is not None and decision.slot is not None
     slot = intent.slots[decision.slot]
-    prompt = render_template(slot.prompt, slots=slots)
+    customer = plan.template_customer
+    prompt = render_template(slot.prompt, slots=slots, customer=customer)
     if decision.reason.value not in ("slot_invalid", "no_answer"):
         return prompt
     if slot.invalid:
-        return render_template(slot.invalid, slots=slots)
+        return render_template(slot.invalid, slots=slots, customer=customer)
     if decision.reason.value == "no_answer":
         return f"{NOT_ANSWERED_TEXT} {prompt}"
     frame = plan.frame
@@ -161,22 +208,33 @@ def _slot_text(plan: Plan, slots: dict[str, str]) -> str:
 def _intent_text(plan: Plan, outcome: ActionOutcome | None) -> str:
     decision, intent = plan.decision, plan.intent
     slots = dict(plan.frame.slots) if plan.frame else {}
+    if decision.reason is Reason.NEEDS_VERIFIED_CUSTOMER and intent is not None:
+        return intent.refusal_text
     if decision.kind is DecisionKind.CANCEL_INTENT:
         return CANCELLED_TEXT
     if decision.kind is DecisionKind.ASK_SLOT:
         return _slot_text(plan, slots)
     assert intent is not None
     if decision.kind is DecisionKind.CONFIRM:
-        question = render_template(intent.confirm or "", slots=slots)
+        question = render_template(
+            intent.confirm or "", slots=slots, customer=plan.template_customer
+        )
         return (
             f"{CONFIRM_AGAIN_TEXT} {question}" if decision.reason.value == "no_answer" else question
         )
     return outcome.text if outcome is not None else ""
 
 
-def _handoff_text(decision: Decision, intent: IntentDef | None, slots: dict[str, str]) -> str:
+def _handoff_text(
+    decision: Decision,
+    intent: IntentDef | None,
+    slots: dict[str, str],
+    customer: dict[str, Any] | None = None,
+) -> str:
     if intent is not None and isinstance(intent.action, HandoffAction) and intent.action.reply:
-        return render_template(intent.action.reply, slots=slots)
+        return render_template(
+            intent.action.reply, slots=slots, customer=customer or template_customer(None)
+        )
     reason = decision.handoff_reason or HandoffReason.LOW_CONFIDENCE
     return f"{HANDOFF_TEXT[reason]} {HANDOFF_FOOTER}"
 
@@ -216,7 +274,11 @@ def compose_reply(
     decision = plan.decision
     slots = dict(plan.frame.slots) if plan.frame else {}
     if outcome is None and decision.kind is DecisionKind.RUN_INTENT and plan.intent is not None:
-        outcome = render_reply(plan.intent.effective_action, slots)  # type: ignore[arg-type]
+        outcome = render_reply(
+            plan.intent.effective_action,  # type: ignore[arg-type]
+            slots,
+            plan.template_customer,
+        )
     if outcome is not None:
         decision = after_action(decision, outcome.ok, settings.policy, unknown=outcome.unknown)
     try:
@@ -258,7 +320,7 @@ def _text(plan: Plan, hits: list[KbHit], outcome: ActionOutcome | None, settings
     decision = plan.decision
     slots = dict(plan.frame.slots) if plan.frame else {}
     if decision.kind is DecisionKind.HANDOFF:
-        return _handoff_text(decision, plan.intent, slots)
+        return _handoff_text(decision, plan.intent, slots, plan.template_customer)
     if decision.kind in (DecisionKind.ANSWER, DecisionKind.CLARIFY):
         return render(decision, hits, top_k=settings.retrieval.top_k).text
     return _intent_text(plan, outcome)

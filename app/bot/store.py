@@ -227,7 +227,7 @@ def decide_and_store(
         conversation_service.reopen(conn, conversation_id=conversation_id)
         dialog = Dialog(customer_turns=dialog.customer_turns, bot_turns=dialog.bot_turns)
         reopened = True
-    plan = plan_turn(understanding, dialog, catalog, settings)
+    plan = plan_turn(understanding, dialog, catalog, settings, reservation.customer)
     outcome = None
     if plan.needs_action:
         if action is None:

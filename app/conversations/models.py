@@ -88,6 +88,10 @@ class Conversation(Base):
     # Set when nobody could take a handoff: the customer is asked for an email to follow up.
     follow_up: Mapped[bool] = mapped_column(Boolean, default=False)
     contact_email: Mapped[str | None] = mapped_column(String(254), default=None)
+    # The verified customer (app/identity.py): set only when the host site's signature held.
+    customer_id: Mapped[str | None] = mapped_column(String(128), default=None, index=True)
+    customer_email: Mapped[str | None] = mapped_column(String(254), default=None)
+    customer_name: Mapped[str | None] = mapped_column(String(200), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

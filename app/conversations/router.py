@@ -10,18 +10,20 @@ from fastapi import APIRouter, Query, status
 
 from app.conversations import service as conversation_service
 from app.conversations.contact import save_contact_email
+from app.conversations.customers import customer_read, verified_customer
 from app.conversations.deps import CustomerAccessDep
 from app.conversations.ratings import rate
 from app.conversations.schemas import (
     ContactIn,
     ConversationCreated,
+    ConversationOpen,
     CsatIn,
     CsatRead,
     CustomerConversationView,
     MessagePage,
 )
 from app.conversations.views import message_read
-from app.deps import BearerToken, ClientAddress, DbDep, RateLimitsDep
+from app.deps import BearerToken, ClientAddress, DbDep, RateLimitsDep, SettingsDep
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
 
@@ -30,20 +32,33 @@ router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
     "",
     status_code=status.HTTP_201_CREATED,
     responses={
-        429: {"description": "Too many new conversations from this address; see Retry-After"}
+        400: {
+            "description": "A customer signature that does not match, or that this "
+            "service has no identity secret to check"
+        },
+        429: {"description": "Too many new conversations from this address; see Retry-After"},
     },
 )
 async def create_conversation(
-    db: DbDep, limits: RateLimitsDep, address: ClientAddress
+    db: DbDep,
+    settings: SettingsDep,
+    limits: RateLimitsDep,
+    address: ClientAddress,
+    open_in: ConversationOpen | None = None,
 ) -> ConversationCreated:
-    """Open a conversation; the returned token is the customer's only key to it."""
+    """Open a conversation; the returned token is the customer's only key to it. A body
+    `{"customer": {"id", "email", "name", "signature"}}` signed by the host site's server
+    (hex HMAC-SHA256 of the id with SWITCHBOARD_IDENTITY__SECRET) opens it for that verified
+    customer; without a signature the visitor is anonymous."""
     await limits.hit(limits.new_conversation, address)
-    conversation, token = await db.run(conversation_service.create)
+    customer = verified_customer(open_in.customer if open_in else None, settings.identity.secret)
+    conversation, token = await db.run(conversation_service.create, customer=customer)
     return ConversationCreated(
         id=conversation.id,
         token=token,
         status=conversation.status,
         created_at=conversation.created_at,
+        customer=customer_read(customer),
     )
 
 

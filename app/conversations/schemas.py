@@ -9,6 +9,57 @@ from pydantic import BaseModel, EmailStr, Field, field_validator
 
 from app.text_rules import check_text
 
+CUSTOMER_ID_PATTERN = r"^[A-Za-z0-9._:@+\-]{1,128}$"
+SIGNATURE_PATTERN = r"^[0-9a-fA-F]{64}$"
+
+
+class CustomerIn(BaseModel):
+    """Who the host site says its signed-in visitor is; trusted only with a good `signature`."""
+
+    model_config = {"extra": "forbid"}
+
+    id: str = Field(
+        pattern=CUSTOMER_ID_PATTERN,
+        description="The site's customer id (1-128 letters, digits or . _ : @ + -).",
+    )
+    email: EmailStr | None = Field(None, description="The customer's email on record.")
+    name: str | None = Field(None, min_length=1, max_length=200, description="Display name.")
+    signature: str | None = Field(
+        None,
+        pattern=SIGNATURE_PATTERN,
+        description="Hex HMAC-SHA256 of `id` with SWITCHBOARD_IDENTITY__SECRET, computed on the "
+        "site's server; without it the visitor stays anonymous.",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = " ".join(value.split())
+        if not value:
+            raise ValueError("must not be blank")
+        if not value.isprintable():
+            raise ValueError("must not contain control characters")
+        return value
+
+
+class ConversationOpen(BaseModel):
+    """The optional body of `POST /api/v1/conversations`: a signed-in visitor's identity."""
+
+    model_config = {"extra": "forbid"}
+
+    customer: CustomerIn | None = None
+
+
+class CustomerRead(BaseModel):
+    """The verified customer of a conversation (only a correctly signed identity is kept)."""
+
+    id: str
+    email: str | None = None
+    name: str | None = None
+    verified: bool = True
+
 
 class ConversationCreated(BaseModel):
     """A new conversation and the secret that opens it (shown once)."""
@@ -17,6 +68,9 @@ class ConversationCreated(BaseModel):
     token: str
     status: str
     created_at: datetime
+    customer: CustomerRead | None = Field(
+        None, description="The verified customer; null for an anonymous visitor."
+    )
 
 
 class MessageIn(BaseModel):
@@ -172,4 +226,7 @@ class CustomerConversationView(BaseModel):
     )
     follow_up: bool = Field(False, description="We asked for an email to follow up.")
     contact_email_saved: bool = False
+    customer_name: str | None = Field(
+        None, description="The verified customer's name, as the host site signed them in."
+    )
     csat_pending: bool = Field(False, description="Resolved and not yet rated.")

@@ -26,6 +26,7 @@ from app.conversations.models import (
 )
 from app.db import utcnow
 from app.errors import ConversationNotFound
+from app.identity import VerifiedCustomer
 from app.security import hash_token, new_token
 
 _conversations = Conversation.__table__
@@ -89,6 +90,9 @@ _RESERVE_TURN = (
         _conversations.c.dialog,
         _conversations.c.assigned_agent_id,
         _conversations.c.follow_up,
+        _conversations.c.customer_id,
+        _conversations.c.customer_email,
+        _conversations.c.customer_name,
     )
 )
 _SAVE_DIALOG = (
@@ -156,6 +160,7 @@ class Reservation:
     dialog: dict[str, Any]
     assigned_agent_id: int | None = None
     follow_up: bool = False
+    customer: VerifiedCustomer | None = None
 
     @property
     def bot_replies(self) -> bool:
@@ -178,7 +183,15 @@ def reserve_turn(conn: Connection, *, conversation_id: str) -> Reservation:
         dict(row.dialog or {}),
         row.assigned_agent_id,
         bool(row.follow_up),
+        stored_customer(row),
     )
+
+
+def stored_customer(row: Any) -> VerifiedCustomer | None:
+    """The verified customer of a conversation row (None: an anonymous visitor)."""
+    if row.customer_id is None:
+        return None
+    return VerifiedCustomer(row.customer_id, row.customer_email, row.customer_name)
 
 
 def take_seq(conn: Connection, *, conversation_id: str) -> int:
@@ -278,8 +291,11 @@ def insert_event(
     )
 
 
-def create(conn: Connection) -> tuple[ConversationSummary, str]:
-    """A new bot-owned conversation and its bearer token (returned once, stored hashed)."""
+def create(
+    conn: Connection, *, customer: VerifiedCustomer | None = None
+) -> tuple[ConversationSummary, str]:
+    """A new bot-owned conversation and its bearer token (returned once, stored hashed), with
+    its verified customer if the host site signed one."""
     token = new_token()
     now = utcnow()
     summary = ConversationSummary(
@@ -298,9 +314,17 @@ def create(conn: Connection) -> tuple[ConversationSummary, str]:
             "last_seq": 0,
             "created_at": now,
             "updated_at": now,
+            "customer_id": customer.id if customer else None,
+            "customer_email": customer.email if customer else None,
+            "customer_name": customer.name if customer else None,
         },
     )
-    insert_event(conn, conversation_id=summary.id, type=EventType.CREATED, data={})
+    insert_event(
+        conn,
+        conversation_id=summary.id,
+        type=EventType.CREATED,
+        data={"verified_customer": customer is not None},
+    )
     return summary, token
 
 

@@ -110,6 +110,18 @@ def _is_rated(conn: Connection, conversation_id: str, resolution: int) -> bool:
     )
 
 
+def verified_customer_view(row: Any) -> dict[str, Any] | None:
+    """The conversation's verified customer as staff see it (None: an anonymous visitor)."""
+    if row["customer_id"] is None:
+        return None
+    return {
+        "id": row["customer_id"],
+        "email": row["customer_email"],
+        "name": row["customer_name"],
+        "verified": True,
+    }
+
+
 def customer_view(conn: Connection, *, conversation_id: str) -> dict[str, Any]:
     """What the customer may see of their conversation."""
     row = conversation_row(conn, conversation_id)
@@ -124,5 +136,6 @@ def customer_view(conn: Connection, *, conversation_id: str) -> dict[str, Any]:
         "agent": {"name": row["agent_name"]} if showing_agent and row["agent_name"] else None,
         "follow_up": row["follow_up"],
         "contact_email_saved": row["contact_email"] is not None,
+        "customer_name": row["customer_name"],
         "csat_pending": resolved and not _is_rated(conn, conversation_id, row["resolutions"]),
     }

@@ -34,6 +34,7 @@ from typing import Any
 
 import httpx
 
+from app.identity import template_customer
 from app.intents.definitions import ActionLimit, HttpAction, IntentDef, ReplyAction
 from app.intents.templates import TemplateProblem, render, render_path, render_value
 from app.ratelimit.limiter import Limit, RateLimits
@@ -84,21 +85,29 @@ class ActionOutcome:
         }
 
 
-def render_reply(action: ReplyAction, slots: dict[str, str]) -> ActionOutcome:
-    """Render a reply action (a template error is a failure, not a blank reply)."""
+def render_reply(
+    action: ReplyAction, slots: dict[str, str], customer: dict[str, Any] | None = None
+) -> ActionOutcome:
+    """Render a reply action (a template error is a failure, not a blank reply); `customer`
+    is what templates see as `customer` (app/identity.py: template_customer)."""
+    customer = customer if customer is not None else template_customer(None)
     try:
-        return ActionOutcome(ok=True, text=render(action.reply, slots=slots))
+        return ActionOutcome(ok=True, text=render(action.reply, slots=slots, customer=customer))
     except TemplateProblem as exc:
         return ActionOutcome(ok=False, error=str(exc))
 
 
 async def limited_reply(
-    limits: RateLimits, intent: IntentDef, limit: ActionLimit, slots: dict[str, str]
+    limits: RateLimits,
+    intent: IntentDef,
+    limit: ActionLimit,
+    slots: dict[str, str],
+    customer: dict[str, Any],
 ) -> ActionOutcome | None:
     """Count one run of the action against its `limit` for the key its template gives; over
     the limit, the limit's reply (nothing is called). None: go ahead."""
     try:
-        key = render(limit.key, slots=slots).strip().lower()
+        key = render(limit.key, slots=slots, customer=customer).strip().lower()
     except TemplateProblem as exc:
         return ActionOutcome(ok=False, error=f"limit key: {exc}")
     digest = hashlib.sha256(key.encode()).hexdigest()[:32]  # no slot values in the store
@@ -108,7 +117,7 @@ async def limited_reply(
         return None
     log.info("intent %s: over its limit (%s); not called", intent.name, limit.rate)
     try:
-        text = render(limit.reply, slots=slots)
+        text = render(limit.reply, slots=slots, customer=customer)
     except TemplateProblem as exc:
         return ActionOutcome(ok=False, error=str(exc))
     return ActionOutcome(ok=True, text=text, error="rate_limited")
@@ -175,9 +184,12 @@ async def run_http(
     slots: dict[str, str],
     target: IntegrationTarget | None,
     idempotency_key: str,
+    customer: dict[str, Any] | None = None,
 ) -> ActionOutcome:
-    """Call the integration, then render the reply for its status from the JSON response."""
+    """Call the integration, then render the reply for its status from the JSON response;
+    templates read `customer` (the verified customer's values, empty when anonymous)."""
     started = time.perf_counter()
+    customer = customer if customer is not None else template_customer(None)
 
     def failed(
         error: str, *, status: int | None = None, attempts: int = 0, unknown: bool = False
@@ -204,10 +216,16 @@ async def run_http(
     if target is None:
         return failed(f"integration {action.integration!r} is not configured")
     try:
-        path = render_path(action.path, slots=slots)
-        params = render_value(action.query, slots=slots)
-        headers = _safe_headers({**render_value(action.headers, slots=slots), **target.headers})
-        body = render_value(action.body, slots=slots) if action.body is not None else None
+        path = render_path(action.path, slots=slots, customer=customer)
+        params = render_value(action.query, slots=slots, customer=customer)
+        headers = _safe_headers(
+            {**render_value(action.headers, slots=slots, customer=customer), **target.headers}
+        )
+        body = (
+            render_value(action.body, slots=slots, customer=customer)
+            if action.body is not None
+            else None
+        )
     except TemplateProblem as exc:
         return failed(f"the request cannot be formed: {exc}")
     headers.setdefault("Idempotency-Key", idempotency_key)
@@ -242,7 +260,9 @@ async def run_http(
     except ValueError:
         return failed(f"answered {status} with a body that is not JSON", status=status)
     try:
-        text = render(template, slots=slots, response=payload, status_code=status)
+        text = render(
+            template, slots=slots, customer=customer, response=payload, status_code=status
+        )
     except TemplateProblem as exc:
         return failed(str(exc), status=status, attempts=attempts)
     elapsed = (time.perf_counter() - started) * 1000.0

@@ -12,11 +12,14 @@ slots:                                # optional, asked for in this order
     prompt: Which order is it?        # asked when the value is missing
     invalid: That isn't an order number I know the format of.   # optional
 confirm: Refund order {{ slots.order_number }}?   # optional yes/no step before the action
+requires_verified_customer: true      # optional: never runs for an anonymous visitor
+verification_reply: Please sign in first.         # optional: what they are told instead
 action:                               # or `reply:` for a plain text answer
   type: http                          # reply | http | handoff
   integration: orders                 # base URL and secret headers come from settings
   method: POST
   path: /orders/{{ slots.order_number }}/refunds
+  headers: {X-Customer-Id: "{{ customer.id }}"}   # the verified customer (app/identity.py)
   body: {reason: "{{ slots.reason }}"}
   reply: Done: refund {{ response.id }} is on its way.
   replies: {404: I can't find order {{ slots.order_number }}.}
@@ -85,7 +88,11 @@ class _Strict(BaseModel):
     model_config = {"extra": "forbid", "frozen": True}
 
 
-SLOT_ONLY = frozenset({"slots"})
+SLOT_ONLY = frozenset({"slots", "customer"})
+DEFAULT_VERIFICATION_REPLY = (
+    "I can only do that for a signed-in customer. Please sign in to your account and open "
+    "the chat from there, and I'll take care of it."
+)
 
 
 class SlotDef(_Strict):
@@ -234,6 +241,16 @@ class IntentDef(_Strict):
     confirm: str | None = None
     reply: str | None = None
     action: Action | None = None
+    requires_verified_customer: bool = Field(
+        False,
+        description="Only a verified customer (signed by the host site) may run it: an "
+        "anonymous visitor gets `verification_reply` and the action never runs.",
+    )
+    verification_reply: str | None = Field(
+        None,
+        min_length=1,
+        description="What an anonymous visitor is told instead (default: sign in first).",
+    )
 
     @field_validator("examples")
     @classmethod
@@ -259,13 +276,27 @@ class IntentDef(_Strict):
     def _text(cls, value: str | None) -> str | None:
         return None if value is None else _template(value, SLOT_ONLY)
 
+    @field_validator("verification_reply")
+    @classmethod
+    def _plain(cls, value: str | None) -> str | None:
+        return None if value is None else _template(value, frozenset())
+
     @model_validator(mode="after")
     def _reply_or_action(self) -> IntentDef:
         if (self.reply is None) == (self.action is None):
             raise ValueError("give exactly one of `reply` or `action`")
         if self.confirm is not None and not isinstance(self.action, HttpAction):
             raise ValueError("`confirm` only applies to an `http` action")
+        if self.verification_reply is not None and not self.requires_verified_customer:
+            raise ValueError(
+                "`verification_reply` only applies with `requires_verified_customer: true`"
+            )
         return self
+
+    @property
+    def refusal_text(self) -> str:
+        """What an anonymous visitor is told when the intent needs a verified customer."""
+        return self.verification_reply or DEFAULT_VERIFICATION_REPLY
 
     @property
     def effective_action(self) -> ReplyAction | HttpAction | HandoffAction:

@@ -20,6 +20,7 @@ import numpy as np
 from cachetools import LRUCache
 
 from app.config import Settings
+from app.identity import VerifiedCustomer, template_customer
 from app.intents import slots as slot_reading
 from app.intents.actions import (
     ActionOutcome,
@@ -147,14 +148,24 @@ class IntentEngine:
         ]
 
     async def run(
-        self, intent: IntentDef, slots: dict[str, str], *, idempotency_key: str
+        self,
+        intent: IntentDef,
+        slots: dict[str, str],
+        *,
+        idempotency_key: str,
+        customer: VerifiedCustomer | None = None,
     ) -> ActionOutcome:
-        """Run the intent's action with its slot values (an HTTP action over its `limit` answers
-        the limit's reply and calls nothing)."""
+        """Run the intent's action with its slot values, for the verified `customer` (None:
+        an anonymous visitor). An intent that requires a verified customer never runs for an
+        anonymous one: the refusal is the outcome, and no call is made. An HTTP action over its
+        `limit` answers the limit's reply and calls nothing."""
+        if intent.requires_verified_customer and customer is None:
+            return ActionOutcome(ok=True, text=intent.refusal_text)
         action = intent.effective_action
+        seen = template_customer(customer)
         if isinstance(action, HttpAction):
             if action.limit is not None and self.limits is not None:
-                limited = await limited_reply(self.limits, intent, action.limit, slots)
+                limited = await limited_reply(self.limits, intent, action.limit, slots, seen)
                 if limited is not None:
                     return limited
             return await run_http(
@@ -164,10 +175,11 @@ class IntentEngine:
                 slots=slots,
                 target=self.targets.get(action.integration),
                 idempotency_key=idempotency_key,
+                customer=seen,
             )
         if isinstance(action, HandoffAction):
             return ActionOutcome(ok=True)
-        return render_reply(action, slots)
+        return render_reply(action, slots, seen)
 
     async def close(self) -> None:
         """Close the HTTP client."""

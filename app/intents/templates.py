@@ -1,6 +1,8 @@
 """Text templates of intent replies, prompts and HTTP requests (sandboxed Jinja2).
 
-Templates see only what a turn passes them (`slots`, `response`, `status_code`); anything else
+Templates see only what a turn passes them (`slots`, `customer`, `response`, `status_code`;
+`customer.id`, `.email`, `.name` are the verified customer's, empty for an anonymous visitor,
+and `customer.verified` says which); anything else
 is an error at load time (unknown variable) or at render time (missing attribute), never a blank
 in front of a customer. Output is plain text: the widget renders it as text, never as HTML.
 """
@@ -35,7 +37,7 @@ _PATH_ENV = ImmutableSandboxedEnvironment(
     undefined=StrictUndefined, autoescape=False, finalize=_path_segment
 )
 
-TEMPLATE_VARIABLES = frozenset({"slots", "response", "status_code"})
+TEMPLATE_VARIABLES = frozenset({"slots", "customer", "response", "status_code"})
 
 
 class TemplateProblem(ValueError):

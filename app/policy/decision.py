@@ -82,6 +82,8 @@ class Reason(enum.StrEnum):
     TOO_CLOSE = "too_close"
     LOW_CONFIDENCE = "low_confidence"
     EMPTY_KNOWLEDGE = "empty_knowledge"
+    # Set after the policy by the bot's planning: the intent needs a verified customer.
+    NEEDS_VERIFIED_CUSTOMER = "needs_verified_customer"
 
 
 @dataclass(frozen=True)

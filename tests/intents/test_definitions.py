@@ -41,6 +41,30 @@ def test_shipped_demo_intents_load() -> None:
     refund = catalog.intents["refund_request"]
     assert refund.confirm and isinstance(refund.action, HttpAction)
     assert catalog.integrations == {"orders"}
+    gated = {name for name, i in catalog.intents.items() if i.requires_verified_customer}
+    assert gated == {"order_status", "refund_request", "cancel_order", "password_reset"}
+    assert "email" not in catalog.intents["password_reset"].slots  # the email on record
+
+
+def test_requires_verified_customer_with_its_own_reply(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "points.yaml",
+        "name: points\nexamples: [a, b, c]\nrequires_verified_customer: true\n"
+        "verification_reply: Sign in to see your points.\n"
+        "action: {type: http, integration: shop, path: '/points/{{ customer.id }}',"
+        " headers: {X-Customer-Email: '{{ customer.email }}'},"
+        " reply: '{{ customer.name }} has {{ response.points }} points'}\n",
+    )
+    write(
+        tmp_path,
+        "plain.yaml",
+        "name: plain\nexamples: [d, e, f]\nrequires_verified_customer: true\nreply: hi\n",
+    )
+    catalog = load_intents(tmp_path)
+    assert catalog.intents["points"].refusal_text == "Sign in to see your points."
+    assert "sign in to your account" in catalog.intents["plain"].refusal_text
+    assert not load_intents(REPO / "intents").intents["greeting"].requires_verified_customer
 
 
 def test_name_examples_and_reply_make_a_complete_intent(tmp_path: Path) -> None:
@@ -90,6 +114,19 @@ def test_talk_to_human_is_built_in(tmp_path: Path) -> None:
             "x.yaml: action: Input tag 'email' found using 'type' does not match",
         ),
         ("name: x\nexamples: [a, b, c]\nreply: hi\nwhat: 1\n", "x.yaml: what: Extra inputs"),
+        (
+            "name: x\nexamples: [a, b, c]\nreply: hi\nverification_reply: sign in\n",
+            "x.yaml: (file): `verification_reply` only applies with `requires_verified_customer",
+        ),
+        (
+            "name: x\nexamples: [a, b, c]\nreply: hi\nrequires_verified_customer: maybe\n",
+            "x.yaml: requires_verified_customer: Input should be a valid boolean",
+        ),
+        (
+            "name: x\nexamples: [a, b, c]\nreply: hi\nrequires_verified_customer: true\n"
+            "verification_reply: 'hi {{ customer.name }}'\n",
+            "x.yaml: verification_reply: template uses unknown variable(s) customer",
+        ),
         ("- just\n- a list\n", "x.yaml: must be a mapping"),
         ("name: [unclosed\n", "x.yaml: not valid YAML"),
     ],

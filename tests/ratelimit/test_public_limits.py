@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import ORDERS_TOKEN, ask, open_conversation
+from tests.conftest import DEMO_DATA, ORDERS_TOKEN, ask, open_conversation, signed
 
 HUMAN_PLEASE = "I want to talk to a human please"
 
@@ -81,47 +81,50 @@ async def test_handoffs_per_address(start_app: Callable[..., Any]) -> None:
         assert answered.status_code == 201 and answered.json()["reply"]["kind"] != "handoff"
 
 
-async def resets_sent(orders_api: str, email: str) -> int:
+async def resets_sent(orders_api: str, customer_id: str) -> int:
+    """Reset links the orders service has sent for the customer (it lives for the whole run)."""
     async with httpx.AsyncClient(base_url=orders_api) as orders:
         response = await orders.get(
-            "/password-resets",
-            params={"email": email},
-            headers={"Authorization": f"Bearer {ORDERS_TOKEN}"},
+            "/state/password-resets", headers={"Authorization": f"Bearer {ORDERS_TOKEN}"}
         )
     assert response.status_code == 200, response.text
-    return int(response.json()["requests"])
+    return sum(1 for sent in response.json() if sent["customer_id"] == customer_id)
 
 
-async def reset_password(client: httpx.AsyncClient, email: str) -> dict[str, Any]:
-    opened = await open_conversation(client)
-    asked = await ask(client, opened, "I forgot my password")
-    assert asked.json()["reply"]["kind"] == "ask", asked.text
-    done = await ask(client, opened, email)
+def demo_customer(customer_id: str) -> dict[str, str]:
+    return signed(next(dict(c) for c in DEMO_DATA["customers"] if c["id"] == customer_id))
+
+
+async def reset_password(client: httpx.AsyncClient, customer: dict[str, str]) -> dict[str, Any]:
+    """A verified customer asks for a reset link in a new conversation: the bot's reply."""
+    opened = await open_conversation(client, customer)
+    done = await ask(client, opened, "I forgot my password")
     assert done.status_code == 201, done.text
     return done.json()["reply"]  # type: ignore[no-any-return]
 
 
-async def test_password_resets_per_email_are_limited_by_the_intent(
-    start_app: Callable[..., Any], orders_api: str, database_url: str
+async def test_password_resets_per_customer_are_limited_by_the_intent(
+    start_app: Callable[..., Any], orders_api: str
 ) -> None:
-    # The orders service lives for the whole run: each database variant uses its own address.
-    email = f"limited-{database_url.split(':')[0]}@example.com"
+    customer = demo_customer("C-2011")
+    before = await resets_sent(orders_api, customer["id"])
     async with start_app() as client:
-        for _ in range(3):  # password_reset.yaml: 3/hour per email
-            reply = await reset_password(client, email)
-            assert reply["kind"] == "intent" and "reset link is on its way" in reply["text"]
-        assert await resets_sent(orders_api, email) == 3
-        # The same address in other letter cases counts as the same address.
-        reply = await reset_password(client, email.upper())
+        for _ in range(3):  # password_reset.yaml: 3/hour per customer
+            reply = await reset_password(client, customer)
+            assert reply["kind"] == "intent" and "sent a reset link" in reply["text"], reply
+        assert await resets_sent(orders_api, customer["id"]) == before + 3
+        # A fourth request, from yet another conversation, gets the limit's reply.
+        reply = await reset_password(client, customer)
         assert reply["kind"] == "intent", reply
         assert "won't send another yet" in reply["text"]
-        assert await resets_sent(orders_api, email) == 3  # the integration got no 4th call
+        assert await resets_sent(orders_api, customer["id"]) == before + 3  # no 4th call
 
 
 async def test_turned_off_nothing_is_limited(
-    start_app: Callable[..., Any], orders_api: str, database_url: str
+    start_app: Callable[..., Any], orders_api: str
 ) -> None:
-    email = f"unlimited-{database_url.split(':')[0]}@example.com"
+    customer = demo_customer("C-2012")
+    before = await resets_sent(orders_api, customer["id"])
     limits = {
         "enabled": False,
         "conversations_per_address": "1/minute",
@@ -130,9 +133,12 @@ async def test_turned_off_nothing_is_limited(
     }
     async with start_app(rate_limits=limits) as client:
         for _ in range(4):
-            reply = await reset_password(client, email)  # two messages in each of 4
-            assert "reset link is on its way" in reply["text"]
-        assert await resets_sent(orders_api, email) == 4
+            opened = await open_conversation(client, customer)
+            for _ in range(2):  # two messages in each conversation (1/minute when on)
+                done = await ask(client, opened, "I forgot my password")
+                assert done.status_code == 201, done.text
+                assert "sent a reset link" in done.json()["reply"]["text"], done.text
+        assert await resets_sent(orders_api, customer["id"]) == before + 8
         for _ in range(2):
             handed = await ask(client, await open_conversation(client), HUMAN_PLEASE)
             assert handed.json()["reply"]["kind"] == "handoff"
