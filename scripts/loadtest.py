@@ -40,7 +40,8 @@ anything was lost, duplicated or undelivered (2 when only `--max-p99-ms` was exc
 
 Run from the repo root, against a service already running (its first admin creates the agents;
 `--admin-email/--admin-password` default to SWITCHBOARD_ADMIN_EMAIL/PASSWORD, and a password
-given on the command line is masked in the report):
+given on the command line is masked in the report; with SWITCHBOARD_IDENTITY__SECRET set to the
+service's, customers sign in as demo customers, so the order intents run for them):
 
     SWITCHBOARD_ADMIN_EMAIL=admin@example.com SWITCHBOARD_ADMIN_PASSWORD='change me now' \
         .venv/bin/python scripts/loadtest.py --url http://127.0.0.1:8000 --customers 16 \
@@ -106,8 +107,11 @@ async def run_with_server(args: argparse.Namespace, config: LoadConfig) -> LoadR
     admin_password = config.admin_password or secrets.token_urlsafe(16)
     config.admin_email, config.admin_password = admin_email, admin_password
     orders_token = secrets.token_urlsafe(16)
+    config.identity_secret = config.identity_secret or secrets.token_hex(32)
     orders_port = free_port()
-    orders = start_orders_api(orders_port, token=orders_token)
+    orders = start_orders_api(
+        orders_port, token=orders_token, identity_secret=config.identity_secret
+    )
     try:
         integrations = {
             "orders": {
@@ -119,6 +123,7 @@ async def run_with_server(args: argparse.Namespace, config: LoadConfig) -> LoadR
             "SWITCHBOARD_ADMIN_EMAIL": admin_email,
             "SWITCHBOARD_ADMIN_PASSWORD": admin_password,
             "SWITCHBOARD_INTEGRATIONS": json.dumps(integrations),
+            "SWITCHBOARD_IDENTITY__SECRET": config.identity_secret,
             "SWITCHBOARD_LOG_LEVEL": args.log_level,
         }
         with fresh_service(env, prepare=True) as service:
@@ -187,6 +192,7 @@ def main(argv: list[str] | None = None) -> None:
         queue_poll=args.queue_poll,
         drain=args.drain,
         seed=args.seed,
+        identity_secret=os.environ.get("SWITCHBOARD_IDENTITY__SECRET") or None,
     )
     result = asyncio.run(run_with_server(args, config))
     text = report(result, config, shown_command())

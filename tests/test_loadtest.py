@@ -1,6 +1,8 @@
 """The load-test driver (`scripts/loadtest.py`) against the real service on a loopback socket:
 a short run with a few customers and two agents stores every message exactly once, delivers
-every stored message on its customer stream, and gets handoffs claimed, answered and resolved."""
+every stored message on its customer stream, and gets handoffs claimed, answered and resolved.
+Customers sign in as demo customers (the test apps' identity secret), so the order intents'
+flows run the verified path against the demo orders service."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from scripts.loadtest import TURN, LoadConfig, run_load
-from tests.conftest import ADMIN, ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.conftest import ADMIN, ADMIN_EMAIL, ADMIN_PASSWORD, IDENTITY_SECRET
 
 
 async def test_short_load_run_loses_nothing(start_server: Callable[..., Any]) -> None:
@@ -27,6 +29,7 @@ async def test_short_load_run_loses_nothing(start_server: Callable[..., Any]) ->
                 handoff_timeout=15.0,
                 drain=20.0,
                 seed=3,
+                identity_secret=IDENTITY_SECRET,
             )
         )
 

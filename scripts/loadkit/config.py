@@ -35,3 +35,4 @@ class LoadConfig:
     drain: float = 30.0  # seconds after `duration` for what is under way
     seed: int = 1
     kb_dir: Path = KB_DIR
+    identity_secret: str | None = None  # sign customers in (the service's identity secret)

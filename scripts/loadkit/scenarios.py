@@ -4,10 +4,14 @@
   on its customer stream, and run one to four tasks with pauses (`think_time`, the mean of an
   exponential pause): a knowledge-base question (the `questions` of the articles in
   `knowledge_base/`), an intent with slots (`INTENT_FLOWS`: order status then an order number, a
-  password reset then an email address, a refund or cancellation declined at the confirmation)
+  password reset, a refund or cancellation declined at the confirmation)
   or, for a share of them (`handoff_share`), a request for a person. After a handoff the
   customer waits on the stream for the agent's reply, answers, waits for the second reply and
-  the resolution, and rates the conversation ("5"). Every post carries a `client_id`.
+  the resolution, and rates the conversation ("5"). Every post carries a `client_id`. With
+  `identity_secret` (the service's SWITCHBOARD_IDENTITY__SECRET) each conversation is opened
+  by a demo customer signed as the host site would sign them, and the intent flows ask about
+  that customer's own order (the demo's order intents require a verified customer); without
+  it the customers are anonymous and those flows get the sign-in reply.
 - **Agents** (`Agent`, accounts made by `make_agents` through POST /api/v1/admin/users and
   deactivated by `retire`): sign in, set themselves online, listen on /api/v1/agent/stream for
   queue events (and read GET /api/v1/agent/queue every `queue_poll` seconds in case they were
@@ -21,6 +25,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import random
 import secrets
@@ -52,17 +58,32 @@ FOLLOW_UPS = [
     "the zipper on my backpack broke after two days",
 ]
 # Intent flows: the opening message, then the answers to the bot's questions in order (an
-# answer is sent only while the bot still asks). Refunds and cancellations are declined at the
-# confirmation, so the demo orders service's data is never changed.
+# answer is sent only while the bot still asks); `{order}` is the signed-in customer's own
+# order. Refunds and cancellations are declined at the confirmation, so the demo orders
+# service's orders are never changed.
 INTENT_FLOWS: list[list[str]] = [
-    ["where is my order?", "it's LS-10041"],
-    ["has my order shipped yet", "LS-10043"],
-    ["can you check on order LS-10049"],
-    ["I forgot my password", "sam@example.com"],
-    ["reset my password", "jo.smith@example.org"],
-    ["I want a refund", "LS-10042", "no"],
-    ["cancel my order", "LS-10046", "no"],
+    ["where is my order?", "it's {order}"],
+    ["has my order shipped yet", "{order}"],
+    ["can you check on order {order}"],
+    ["I forgot my password"],
+    ["reset my password"],
+    ["I want a refund", "{order}", "no"],
+    ["cancel my order", "{order}", "no"],
 ]
+DEMO_DATA = json.loads(
+    (Path(__file__).resolve().parents[1] / "demo_data" / "orders.json").read_text("utf-8")
+)
+
+
+def demo_identity(secret: str, rng: random.Random) -> tuple[dict[str, str], str]:
+    """A demo customer signed with `secret` as the host site would (hex HMAC-SHA256 of the id),
+    and one of their orders."""
+    order = rng.choice(DEMO_DATA["orders"])
+    customer = next(c for c in DEMO_DATA["customers"] if c["id"] == order["customer_id"])
+    digest = hmac.new(secret.encode(), customer["id"].encode(), hashlib.sha256).hexdigest()
+    return {**customer, "signature": digest}, order["number"]
+
+
 RATING = "5"
 
 
@@ -122,6 +143,7 @@ class Customer:
     def __init__(self, run: LoadRun, number: int) -> None:
         self.run = run
         self.rng = random.Random(run.config.seed * 100_003 + number)
+        self.order = "LS-10041"  # the signed-in customer's order, for the intent flows
 
     async def live(self) -> None:
         """Start after a random pause, then hold sessions while tasks may start."""
@@ -132,7 +154,11 @@ class Customer:
     async def session(self) -> None:
         """One conversation: open it and its stream, run a few tasks, check the stream."""
         run, rng = self.run, self.rng
-        opened = await run.api.call("open conversation", "POST", "/api/v1/conversations")
+        body: dict[str, object] | None = None
+        if run.config.identity_secret:
+            customer, self.order = demo_identity(run.config.identity_secret, rng)
+            body = {"customer": customer}
+        opened = await run.api.call("open conversation", "POST", "/api/v1/conversations", json=body)
         if opened is None:
             await asyncio.sleep(1.0)
             return
@@ -164,7 +190,7 @@ class Customer:
         if config.agents and draw < config.handoff_share:
             reply = await self.say(conv, stream, rng.choice(HANDOFF_ASKS), "handoff ask")
         elif draw < config.handoff_share + config.intent_share:
-            flow = rng.choice(INTENT_FLOWS)
+            flow = [step.format(order=self.order) for step in rng.choice(INTENT_FLOWS)]
             reply = await self.say(conv, stream, flow[0], "intent")
             for answer in flow[1:]:
                 if reply is None or reply["kind"] != "ask":
