@@ -8,6 +8,11 @@
  *   data-locale    JSON of interface strings, e.g. '{"send": "Envoyer", "open": "Ouvrir le chat"}'
  *   data-text-*    one string each, e.g. data-text-send="Envoyer" (the keys of TEXT below,
  *                  dashed: data-text-email-label sets emailLabel); they win over data-locale.
+ *   data-customer-id, data-customer-email, data-customer-name, data-customer-signature
+ *                  the signed-in customer, signed by the site's server (hex HMAC-SHA256 of the
+ *                  id with SWITCHBOARD_IDENTITY__SECRET); sent when a conversation opens. A
+ *                  stored conversation of another identity (or of an anonymous visit) is not
+ *                  reused: a new identity opens a new conversation.
  * It lives in a Shadow DOM (no iframe; its styles a constructed sheet, so it runs under a strict
  * CSP: no inline script or style), so the host page's CSS cannot reach it, and it renders every
  * server string as text (textContent / createElement), never as HTML. Live messages come over
@@ -74,6 +79,16 @@
     position: ds.position === "left" ? "left" : "right",
   };
   const storeKey = `switchboard:${opts.api}:conversation`;
+  const customer = ds.customerId && ds.customerSignature
+    ? {
+        id: ds.customerId,
+        email: ds.customerEmail || null,
+        name: ds.customerName || null,
+        signature: ds.customerSignature,
+      }
+    : null;
+  // Which identity a stored conversation was opened with ("" for an anonymous visitor).
+  const identity = customer ? `${customer.id}:${customer.signature}` : "";
 
   const host = document.createElement("div");
   host.id = "switchboard-widget";
@@ -176,6 +191,10 @@
 
   let conversation = null;
   try { conversation = JSON.parse(localStorage.getItem(storeKey) || "null"); } catch { conversation = null; }
+  if (conversation && (conversation.identity || "") !== identity) {
+    conversation = null; // opened by someone else (or anonymously): never reused
+    localStorage.removeItem(storeKey);
+  }
   let loaded = false;
   let status = "bot"; // bot | queued | assigned | resolved
   const seen = new Set(); // every seq rendered: a message is shown once however it arrives
@@ -466,9 +485,11 @@
   function ensureConversation() {
     if (conversation) return Promise.resolve();
     if (!creating) {
-      creating = api("/api/v1/conversations", { method: "POST" })
+      const init = { method: "POST" };
+      if (customer) init.body = JSON.stringify({ customer });
+      creating = api("/api/v1/conversations", init)
         .then((created) => {
-          conversation = { id: created.id, token: created.token };
+          conversation = { id: created.id, token: created.token, identity };
           localStorage.setItem(storeKey, JSON.stringify(conversation));
           connect();
         })

@@ -145,4 +145,24 @@ function renderHeader() {
   if (view.status === "resolved") status += " — the customer was asked for a rating";
   if (view.status === "queued" && view.queued_at) status += ` since ${clockTime(view.queued_at)}`;
   $("conv-status").textContent = status;
+  renderCustomer(view.customer);
+}
+
+// Who the customer is: a verified identity (signed by the host site) gets a "verified" mark
+// with its id, email and name; an anonymous visitor's claims are never shown as verified.
+function renderCustomer(customer) {
+  const line = $("conv-customer");
+  clear(line);
+  if (!customer) {
+    line.dataset.verified = "false";
+    line.append(h("span", { class: "muted" }, "Anonymous visitor (not signed in)"));
+    return;
+  }
+  line.dataset.verified = "true";
+  const who = [customer.name, customer.email, `id ${customer.id}`].filter(Boolean).join(" · ");
+  line.append(
+    h("span", { class: "badge verified", title: "Identity signed by the website" }, "✓ verified"),
+    " ",
+    h("span", { class: "customer-who" }, who),
+  );
 }
