@@ -152,7 +152,7 @@ def _stored_conversation(page: object, server_url: str) -> dict[str, str]:
 
 
 def test_an_agent_answers_live_and_the_customer_rates_the_conversation(
-    server_url: str, agent: httpx.Client
+    server_url: str, agent: httpx.Client, orders_api: str
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -171,7 +171,9 @@ def test_an_agent_answers_live_and_the_customer_rates_the_conversation(
             sockets.append(ws)
 
         page.route_web_socket("**/stream*", relay)
-        page.goto(server_url)
+        # The demo page's sign-in calls the shop (the demo orders service): give it the real one,
+        # so that no request of the page fails.
+        page.goto(f"{server_url}/?shop={orders_api}")
         page.get_by_role("button", name="chat").click()
         box = page.get_by_role("textbox", name="message")
         box.fill("let me talk to a human")
