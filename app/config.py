@@ -328,6 +328,12 @@ class Settings(BaseSettings):
         description='Systems intents call, as JSON: {"orders": {"base_url": "https://...", '
         '"headers": {"Authorization": "Bearer ..."}}}. The default is the demo orders service.',
     )
+    demo_shop_url: str | None = Field(
+        None,
+        description="Where the demo store page's shop service signs demo customers in "
+        "(scripts/demo_orders_api.py); the page's CSP lets it connect there. Default: this "
+        "host's port 8077, where `make run` starts it.",
+    )
     admin_email: str | None = Field(
         None, description="With `admin_password`, creates this admin at start if no user has it."
     )

@@ -34,7 +34,7 @@ from app.kb.router import router as kb_router
 from app.kb.transfer_router import router as kb_transfer_router
 from app.nlp.embedder import Embedder
 from app.runtime import Runtime
-from app.security_headers import DEMO_REFERRER, PAGE_CSP, SecurityHeaders
+from app.security_headers import DEMO_REFERRER, PAGE_CSP, SecurityHeaders, demo_csp
 
 WEB_DIR = Path(__file__).parent / "web"
 MAX_BODY_BYTES = 256 * 1024
@@ -103,7 +103,11 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     @app.get("/", include_in_schema=False)
     async def demo_page() -> FileResponse:
         return FileResponse(
-            WEB_DIR / "index.html", headers={**page, "Referrer-Policy": DEMO_REFERRER}
+            WEB_DIR / "index.html",
+            headers={
+                "Content-Security-Policy": demo_csp(settings.demo_shop_url),
+                "Referrer-Policy": DEMO_REFERRER,
+            },
         )
 
     @app.get("/agent", include_in_schema=False)

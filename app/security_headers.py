@@ -5,13 +5,15 @@ Every response gets `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY`, 
 `Permissions-Policy` that turns off the powerful features no page here uses, `no-referrer`, and
 `API_CSP` (nothing may load, nothing may frame it), unless the route set its own: the HTML pages
 of app/main.py send `PAGE_CSP` (scripts, styles and connections from this origin only: no
-inline script or style anywhere in app/web), the demo store page also a
-`strict-origin-when-cross-origin` referrer, and the API reference pages (app/api_docs.py)
+inline script or style anywhere in app/web), the demo store page `demo_csp` (which may also
+reach the demo shop's sign-in) and a `strict-origin-when-cross-origin` referrer, and the API reference pages (app/api_docs.py)
 `docs_csp(nonce)`. No page may be framed (`frame-ancestors 'none'`): the widget draws in the
 host page's own document (a Shadow DOM, no iframe), so nothing here needs a frame.
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,6 +27,9 @@ PAGE_CSP = (
 # JSON, scripts, styles and files: nothing of theirs runs as a page.
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 DEMO_REFERRER = "strict-origin-when-cross-origin"
+# The demo store page also signs visitors in through the demo shop (scripts/demo_orders_api.py),
+# by default on this host's port 8077.
+DEMO_SHOP_SOURCES = "http://*:8077 https://*:8077"
 PERMISSIONS_POLICY = (
     "camera=(), microphone=(), geolocation=(), payment=(), usb=(), serial=(), bluetooth=(), "
     "hid=(), midi=(), display-capture=(), publickey-credentials-get=()"
@@ -36,6 +41,17 @@ DEFAULTS: tuple[tuple[str, str], ...] = (
     ("Referrer-Policy", "no-referrer"),
     ("Permissions-Policy", PERMISSIONS_POLICY),
 )
+
+
+def demo_csp(shop_url: str | None) -> str:
+    """`PAGE_CSP` that may also connect to the demo shop (`shop_url`'s origin, else any host's
+    port 8077)."""
+    if shop_url:
+        parts = urlsplit(shop_url)
+        sources = f"{parts.scheme}://{parts.netloc}"
+    else:
+        sources = DEMO_SHOP_SOURCES
+    return PAGE_CSP.replace("connect-src 'self'", f"connect-src 'self' {sources}")
 
 
 def docs_csp(nonce: str) -> str:

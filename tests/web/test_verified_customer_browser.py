@@ -51,6 +51,7 @@ def shop_url(
         env={
             "SWITCHBOARD_IDENTITY__SECRET": IDENTITY_SECRET,
             "SWITCHBOARD_INTEGRATIONS": json.dumps(integrations),
+            "SWITCHBOARD_DEMO_SHOP_URL": orders_api,
         },
     ) as url:
         yield url

@@ -22,7 +22,10 @@ pytestmark = needs_chromium
 
 @pytest.fixture(scope="module")
 def server_url(
-    tmp_path_factory: pytest.TempPathFactory, model_cache: Path, seeded_index: Path
+    tmp_path_factory: pytest.TempPathFactory,
+    model_cache: Path,
+    seeded_index: Path,
+    orders_api: str,
 ) -> Iterator[str]:
     with served(
         tmp_path_factory,
@@ -31,6 +34,7 @@ def server_url(
         name="browser",
         admin_email=ADMIN["email"],
         admin_password=ADMIN["password"],
+        env={"SWITCHBOARD_DEMO_SHOP_URL": orders_api},
     ) as url:
         yield url
 
