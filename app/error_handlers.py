@@ -1,6 +1,7 @@
 """The one JSON shape of every 4xx/5xx: `{"error": {"code", "message", ...}}`, rendered from
 domain errors (`app/errors.py`), request validation, routing errors and database failures (a
-full disk or read-only data named as such, with the path: `app/storage.py`)."""
+full disk or read-only data named as such, with the path: `app/storage.py`). A 405 carries
+`Allow` with every method the path serves (over all the routes matching it), as RFC 9110 asks."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app.errors import AppError
 from app.storage import StorageUnavailable, classify
@@ -43,6 +45,23 @@ def _describe(error: dict[str, Any]) -> str:
             "not valid Unicode text; send UTF-8 text"
         )
     return f"{where}: {error.get('msg', 'invalid value')}"
+
+
+UNREADABLE_BODY = "There was an error parsing the body"
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app serves at this request's path (asked of each route,
+    included routers too, with the method swapped in)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -95,13 +114,21 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {
             404: "not_found",
             405: "method_not_allowed",
         }.get(exc.status_code, "http_error")
+        headers = dict(getattr(exc, "headers", None) or {})
+        message = str(exc.detail)
+        if exc.status_code == 400 and message == UNREADABLE_BODY:
+            # FastAPI's answer to a body its JSON reader cannot decode (e.g. not UTF-8).
+            code = "bad_request"
+            message = "the request body could not be read; send JSON encoded as UTF-8"
+        if exc.status_code == 405:
+            allowed = allowed_methods(request)
+            headers["Allow"] = ", ".join(allowed)
+            message = f"{request.method} is not served at this path; it serves {', '.join(allowed)}"
         return JSONResponse(
-            _error_body(code, str(exc.detail)),
-            status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
+            _error_body(code, message), status_code=exc.status_code, headers=headers or None
         )

@@ -27,7 +27,15 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    responses={
+        503: {
+            "description": 'Still starting: `{"status": "starting"}`.',
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+)
 async def readyz(request: Request) -> JSONResponse:
     """The model and the knowledge index are loaded and the data can be written (503 with
     `starting` or `degraded` and the failing checks otherwise)."""

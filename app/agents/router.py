@@ -42,16 +42,20 @@ from app.conversations.schemas import CustomerConversationView, MessagePage
 from app.conversations.views import customer_view, message_staff_read
 from app.cors_policy import mark_staff_only
 from app.deps import BearerToken, BrokerDep, DbDep, SettingsDep
+from app.error_responses import ADMIN, STAFF, errors
 from app.errors import Conflict, Forbidden
+from app.query_types import WholeNumber
 from app.realtime.broker import STAFF_CHANNEL
 from app.realtime.events import presence_event
 
-CannedId = Annotated[int, Path(ge=1, le=2**63 - 1, description="A canned response's id.")]
+CannedId = Annotated[WholeNumber, Path(ge=1, le=2**63 - 1, description="A canned response's id.")]
 
-router = APIRouter(prefix="/api/v1/agent", tags=["agents"])
-admin_router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+router = APIRouter(prefix="/api/v1/agent", tags=["agents"], responses=STAFF)
+admin_router = APIRouter(prefix="/api/v1/admin", tags=["admin"], responses=ADMIN)
 conversation_router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
-users_router = APIRouter(prefix="/api/v1/admin/users", tags=["admin"])
+users_router = APIRouter(prefix="/api/v1/admin/users", tags=["admin"], responses=ADMIN)
+# What an action on one conversation can meet: not there, not yours, not in that state.
+ON_A_CONVERSATION = errors(403, 404, 409)
 
 
 def _action_result(change: Change) -> ActionResult:
@@ -99,13 +103,13 @@ async def my_conversations(
             "queued or bot lists everyone's.",
         ),
     ] = "assigned",
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    limit: Annotated[WholeNumber, Query(ge=1, le=500)] = 100,
 ) -> list[dict[str, Any]]:
     """Your open (or resolved) conversations, most recently active first."""
     return await db.read(list_conversations, staff_id=staff.id, status=status_filter, limit=limit)
 
 
-@router.get("/conversations/{conversation_id}")
+@router.get("/conversations/{conversation_id}", responses=errors(404))
 async def get_conversation(
     conversation_id: str, staff: CurrentStaff, db: DbDep
 ) -> StaffConversationView:
@@ -115,13 +119,13 @@ async def get_conversation(
     return StaffConversationView.model_validate(view)
 
 
-@router.get("/conversations/{conversation_id}/messages")
+@router.get("/conversations/{conversation_id}/messages", responses=errors(404))
 async def list_messages(
     conversation_id: str,
     staff: CurrentStaff,
     db: DbDep,
-    after: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    after: Annotated[WholeNumber, Query(ge=0, le=2**31 - 1)] = 0,
+    limit: Annotated[WholeNumber, Query(ge=1, le=500)] = 100,
 ) -> MessagePage:
     """Messages after `after`, with the bot's signals; page on with the last `seq`."""
     summary, messages = await db.read(
@@ -137,7 +141,7 @@ async def list_messages(
     )
 
 
-@router.post("/conversations/{conversation_id}/claim")
+@router.post("/conversations/{conversation_id}/claim", responses=ON_A_CONVERSATION)
 async def claim(
     conversation_id: str, staff: CurrentStaff, actions: StaffActionsDep
 ) -> ActionResult:
@@ -150,7 +154,10 @@ async def claim(
     "/conversations/{conversation_id}/messages",
     status_code=status.HTTP_201_CREATED,
     response_model=AgentMessageResult,
-    responses={200: {"description": "A retry with the same client_id, answered from storage"}},
+    responses={
+        200: {"description": "A retry with the same client_id, answered from storage"},
+        **ON_A_CONVERSATION,
+    },
 )
 async def send_message(
     conversation_id: str,
@@ -172,7 +179,11 @@ async def send_message(
     return AgentMessageResult(conversation_id=conversation_id, message=message_staff_read(message))
 
 
-@router.post("/conversations/{conversation_id}/notes", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/conversations/{conversation_id}/notes",
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(404),
+)
 async def add_note(
     conversation_id: str, note_in: NoteIn, staff: CurrentStaff, db: DbDep, broker: BrokerDep
 ) -> NoteRead:
@@ -193,7 +204,7 @@ async def add_note(
     return note
 
 
-@router.post("/conversations/{conversation_id}/resolve")
+@router.post("/conversations/{conversation_id}/resolve", responses=ON_A_CONVERSATION)
 async def resolve(
     conversation_id: str, staff: CurrentStaff, actions: StaffActionsDep
 ) -> ActionResult:
@@ -202,7 +213,7 @@ async def resolve(
     return _action_result(change)
 
 
-@router.post("/conversations/{conversation_id}/handback")
+@router.post("/conversations/{conversation_id}/handback", responses=ON_A_CONVERSATION)
 async def handback(
     conversation_id: str, staff: CurrentStaff, actions: StaffActionsDep
 ) -> ActionResult:
@@ -211,7 +222,7 @@ async def handback(
     return _action_result(change)
 
 
-@router.post("/conversations/{conversation_id}/transfer")
+@router.post("/conversations/{conversation_id}/transfer", responses=ON_A_CONVERSATION)
 async def transfer(
     conversation_id: str,
     transfer_in: TransferIn,
@@ -279,14 +290,14 @@ async def admin_list_canned(admin: CurrentAdmin, db: DbDep) -> list[CannedRead]:
     return [CannedRead.model_validate(r) for r in rows]
 
 
-@admin_router.post("/canned", status_code=status.HTTP_201_CREATED)
+@admin_router.post("/canned", status_code=status.HTTP_201_CREATED, responses=errors(409))
 async def create_canned(canned_in: CannedIn, admin: CurrentAdmin, db: DbDep) -> CannedRead:
     """Add a canned response (409 if the shortcut is taken)."""
     row = await db.run(canned_service.create_canned, **canned_in.model_dump())
     return CannedRead.model_validate(row)
 
 
-@admin_router.put("/canned/{canned_id}")
+@admin_router.put("/canned/{canned_id}", responses=errors(404, 409))
 async def update_canned(
     canned_id: CannedId, canned_in: CannedIn, admin: CurrentAdmin, db: DbDep
 ) -> CannedRead:
@@ -295,7 +306,9 @@ async def update_canned(
     return CannedRead.model_validate(row)
 
 
-@admin_router.delete("/canned/{canned_id}", status_code=status.HTTP_204_NO_CONTENT)
+@admin_router.delete(
+    "/canned/{canned_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(404)
+)
 async def delete_canned(canned_id: CannedId, admin: CurrentAdmin, db: DbDep) -> Response:
     """Delete a canned response."""
     await db.run(canned_service.delete_canned, canned_id=canned_id)
@@ -310,7 +323,8 @@ async def delete_canned(canned_id: CannedId, admin: CurrentAdmin, db: DbDep) -> 
             "description": "With the customer's token: status, the assigned agent's display "
             "name, whether a rating is due. With a staff token: everything, with the event "
             "history (StaffConversationView)."
-        }
+        },
+        **errors(401, 403, 404, 503),
     },
 )
 async def get_conversation_view(
@@ -338,7 +352,7 @@ async def get_conversation_view(
     )
 
 
-@users_router.post("/{user_id}/deactivate")
+@users_router.post("/{user_id}/deactivate", responses=errors(404, 409))
 async def deactivate_user(
     user_id: UserId, admin: CurrentAdmin, db: DbDep, broker: BrokerDep, actions: StaffActionsDep
 ) -> UserRead:

@@ -12,14 +12,16 @@ from app.auth import service as auth_service
 from app.auth.deps import CurrentAdmin
 from app.auth.schemas import UserIn, UserRead
 from app.deps import DbDep
+from app.error_responses import ADMIN, errors
 from app.errors import UserNotFound
+from app.query_types import WholeNumber
 
-UserId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The user's id.")]
+UserId = Annotated[WholeNumber, Path(ge=1, le=2**63 - 1, description="The user's id.")]
 
-router = APIRouter(prefix="/api/v1/admin/users", tags=["admin"])
+router = APIRouter(prefix="/api/v1/admin/users", tags=["admin"], responses=ADMIN)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=errors(409))
 async def create_user(user_in: UserIn, _admin: CurrentAdmin, db: DbDep) -> UserRead:
     """Create an agent or admin account; 409 if the email is taken."""
     password_hash = await passwords.hash_off_loop(user_in.password)
@@ -39,7 +41,7 @@ async def list_users(_admin: CurrentAdmin, db: DbDep) -> list[UserRead]:
     return [UserRead.of(u) for u in await db.read(auth_service.list_users)]
 
 
-@router.get("/{user_id}")
+@router.get("/{user_id}", responses=errors(404))
 async def get_user(user_id: UserId, _admin: CurrentAdmin, db: DbDep) -> UserRead:
     """One account."""
     user = await db.read(auth_service.get_user, user_id=user_id)

@@ -15,6 +15,7 @@ from app.auth.service import StaffUser
 from app.auth.throttle import LoginThrottle
 from app.db import Database
 from app.deps import BrokerDep, ClientAddress, DbDep, SettingsDep
+from app.error_responses import errors
 from app.errors import ServiceUnavailable, Unauthorized
 
 WRONG_CREDENTIALS = "email or password is wrong"
@@ -57,14 +58,18 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 @router.post(
     "/login",
-    responses={
-        401: {
-            "description": "Wrong email or password (the same answer for unknown emails); or "
-            "the account needs a one-time code (`second_factor: required`) or the code sent is "
-            "wrong or was already used (`second_factor: wrong`)"
+    responses=errors(
+        400,
+        413,
+        422,
+        429,
+        503,
+        described={
+            401: "Wrong email or password (the same answer for unknown emails); or the account "
+            "needs a one-time code (`second_factor: required`) or the code sent is wrong or was "
+            "already used (`second_factor: wrong`)"
         },
-        429: {"description": "Too many failed sign-ins; see Retry-After"},
-    },
+    ),
 )
 async def login(
     login_in: LoginIn,
@@ -108,7 +113,7 @@ async def login(
     )
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401, 503))
 async def logout(user: SignedInStaff, token: StaffBearer, db: DbDep, broker: BrokerDep) -> Response:
     """Revoke the token this request was made with; it opens nothing afterwards, and live
     streams opened with it close (4401) in every process."""
@@ -117,7 +122,7 @@ async def logout(user: SignedInStaff, token: StaffBearer, db: DbDep, broker: Bro
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/me")
+@router.get("/me", responses=errors(401, 503))
 async def me(user: SignedInStaff) -> UserRead:
     """The signed-in staff member."""
     return UserRead.of(user)

@@ -17,13 +17,14 @@ from app.conversations.dialog import Dialog
 from app.conversations.schemas import MessageIn, TurnResult
 from app.conversations.views import message_staff_read
 from app.deps import BearerToken, ClientAddress, DbDep, RateLimitsDep, SettingsDep
+from app.error_responses import ADMIN, CUSTOMER, STAFF, errors
 from app.errors import PayloadTooLarge
 from app.kb.deps import KnowledgeDep
 from app.kb.schemas import TryIn
 
 conversations = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
-admin = APIRouter(prefix="/api/v1/admin", tags=["knowledge base"])
-agent = APIRouter(prefix="/api/v1/agent", tags=["agents"])
+admin = APIRouter(prefix="/api/v1/admin", tags=["knowledge base"], responses=ADMIN)
+agent = APIRouter(prefix="/api/v1/agent", tags=["agents"], responses=STAFF)
 
 
 @conversations.post(
@@ -32,10 +33,14 @@ agent = APIRouter(prefix="/api/v1/agent", tags=["agents"])
     response_model=TurnResult,
     responses={
         200: {"model": TurnResult, "description": "A retry, answered from storage"},
-        429: {
-            "description": "Too many messages from this address or in this conversation, or "
-            "too many handoffs or too much text from this address; see Retry-After"
-        },
+        **CUSTOMER,
+        **errors(
+            409,
+            described={
+                429: "Too many messages from this address or in this conversation, or too "
+                "many handoffs or too much text from this address; see Retry-After"
+            },
+        ),
     },
 )
 async def post_message(
@@ -126,7 +131,7 @@ async def try_message(
     }
 
 
-@agent.get("/conversations/{conversation_id}/assist")
+@agent.get("/conversations/{conversation_id}/assist", responses=errors(404))
 async def assist(
     conversation_id: str,
     _staff: CurrentStaff,

@@ -24,6 +24,8 @@ from app.conversations.schemas import (
 )
 from app.conversations.views import message_read
 from app.deps import BearerToken, ClientAddress, DbDep, RateLimitsDep, SettingsDep
+from app.error_responses import CUSTOMER, errors
+from app.query_types import WholeNumber
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
 
@@ -31,13 +33,17 @@ router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses={
-        400: {
-            "description": "A customer signature that does not match, or that this "
-            "service has no identity secret to check"
+    responses=errors(
+        413,
+        422,
+        503,
+        507,
+        described={
+            400: "A customer signature that does not match, or that this service has no "
+            "identity secret to check",
+            429: "Too many new conversations from this address; see Retry-After",
         },
-        429: {"description": "Too many new conversations from this address; see Retry-After"},
-    },
+    ),
 )
 async def create_conversation(
     db: DbDep,
@@ -62,7 +68,11 @@ async def create_conversation(
     )
 
 
-@router.post("/{conversation_id}/csat", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/{conversation_id}/csat",
+    status_code=status.HTTP_201_CREATED,
+    responses={**CUSTOMER, **errors(409)},
+)
 async def rate_conversation(
     conversation_id: str,
     csat_in: CsatIn,
@@ -79,7 +89,7 @@ async def rate_conversation(
     return CsatRead.model_validate(stored)
 
 
-@router.post("/{conversation_id}/contact")
+@router.post("/{conversation_id}/contact", responses=CUSTOMER)
 async def leave_contact(
     conversation_id: str,
     contact_in: ContactIn,
@@ -93,16 +103,16 @@ async def leave_contact(
     return CustomerConversationView.model_validate(view)
 
 
-@router.get("/{conversation_id}/messages")
+@router.get("/{conversation_id}/messages", responses=CUSTOMER)
 async def list_messages(
     conversation_id: str,
     token: BearerToken,
     db: DbDep,
     access: CustomerAccessDep,
     after: Annotated[
-        int, Query(ge=0, le=2**31 - 1, description="Return messages with seq > after.")
+        WholeNumber, Query(ge=0, le=2**31 - 1, description="Return messages with seq > after.")
     ] = 0,
-    limit: Annotated[int, Query(ge=1, le=500, description="Most messages returned.")] = 100,
+    limit: Annotated[WholeNumber, Query(ge=1, le=500, description="Most messages returned.")] = 100,
 ) -> MessagePage:
     """Messages after `after`, in order; page on with the last `seq` received."""
     await access.check(conversation_id=conversation_id, token=token)

@@ -12,10 +12,12 @@ from fastapi import APIRouter, Depends, Path, Query, status
 from app.auth.deps import CurrentAdmin
 from app.db import utcnow
 from app.deps import BatcherDep, DbDep, EmbedderDep, SettingsDep
+from app.error_responses import ADMIN, errors
 from app.insights import gaps, health
 from app.insights.schemas import GapReport, KbHealth
 from app.kb.deps import KnowledgeDep
 from app.kb.schemas import ArticleRead
+from app.query_types import WholeNumber
 
 
 async def gap_sources(
@@ -38,11 +40,11 @@ async def gap_sources(
 
 GapSourcesDep = Annotated[gaps.GapSources, Depends(gap_sources)]
 
-router = APIRouter(prefix="/api/v1/admin/insights", tags=["insights"])
+router = APIRouter(prefix="/api/v1/admin/insights", tags=["insights"], responses=ADMIN)
 
-Days = Annotated[int, Query(ge=1, le=365, description="How many days back to look.")]
+Days = Annotated[WholeNumber, Query(ge=1, le=365, description="How many days back to look.")]
 MinSize = Annotated[
-    int, Query(ge=1, le=10_000, description="Smallest cluster reported (questions).")
+    WholeNumber, Query(ge=1, le=10_000, description="Smallest cluster reported (questions).")
 ]
 ClusterId = Annotated[
     str,
@@ -61,7 +63,7 @@ async def knowledge_gaps(
     sources: GapSourcesDep,
     days: Days = 30,
     min_size: MinSize = 2,
-    limit: Annotated[int, Query(ge=1, le=200, description="Clusters returned.")] = 20,
+    limit: Annotated[WholeNumber, Query(ge=1, le=200, description="Clusters returned.")] = 20,
 ) -> GapReport:
     """Recent customer questions the bot could not answer (it asked to clarify, or handed off
     for low confidence or repeated misses), grouped by meaning, largest group first; each with
@@ -71,7 +73,9 @@ async def knowledge_gaps(
     return report
 
 
-@router.post("/gaps/{cluster_id}/draft", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/gaps/{cluster_id}/draft", status_code=status.HTTP_201_CREATED, responses=errors(404, 409)
+)
 async def draft_from_gap(
     cluster_id: ClusterId,
     admin: CurrentAdmin,

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response, status
 from app.auth.deps import CurrentAdmin
 from app.db import Database
 from app.deps import DbDep
+from app.error_responses import ADMIN, errors
 from app.errors import ServiceUnavailable
 from app.kb import articles as article_service
 from app.kb.deps import RefresherDep
@@ -27,12 +28,13 @@ from app.kb.schemas import (
     ArticleUpdate,
     VersionRead,
 )
+from app.query_types import Flag, WholeNumber
 
-router = APIRouter(prefix="/api/v1/admin", tags=["knowledge base"])
+router = APIRouter(prefix="/api/v1/admin", tags=["knowledge base"], responses=ADMIN)
 
-ArticleId = Annotated[int, Path(ge=1, le=2**63 - 1, description="An article's id.")]
+ArticleId = Annotated[WholeNumber, Path(ge=1, le=2**63 - 1, description="An article's id.")]
 WaitLive = Annotated[
-    bool,
+    Flag,
     Query(
         alias="wait",
         description="Answer only once the change is live in the index (up to 30 s).",
@@ -82,8 +84,8 @@ async def list_articles(
     ] = None,
     tag: Annotated[str | None, Query(max_length=50)] = None,
     status_filter: Annotated[ArticleStatus | None, Query(alias="status")] = None,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[WholeNumber, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[WholeNumber, Query(ge=1, le=200)] = 50,
 ) -> ArticlePage:
     """Articles, most recently edited first, with search, tag and status filters."""
     items, total = await db.read(
@@ -102,7 +104,7 @@ async def list_articles(
     )
 
 
-@router.post("/kb/articles", status_code=status.HTTP_201_CREATED)
+@router.post("/kb/articles", status_code=status.HTTP_201_CREATED, responses=errors(409))
 async def create_article(
     draft: ArticleDraft,
     admin: CurrentAdmin,
@@ -117,14 +119,14 @@ async def create_article(
     return ArticleRead.model_validate(row)
 
 
-@router.get("/kb/articles/{article_id}")
+@router.get("/kb/articles/{article_id}", responses=errors(404))
 async def get_article(article_id: ArticleId, admin: CurrentAdmin, db: DbDep) -> ArticleRead:
     """One article."""
     row = await db.read(article_service.get_article, article_id=article_id)
     return ArticleRead.model_validate(row)
 
 
-@router.put("/kb/articles/{article_id}")
+@router.put("/kb/articles/{article_id}", responses=errors(404, 409))
 async def update_article(
     article_id: ArticleId,
     article_in: ArticleUpdate,
@@ -148,7 +150,9 @@ async def update_article(
     return ArticleRead.model_validate(row)
 
 
-@router.delete("/kb/articles/{article_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/kb/articles/{article_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(404)
+)
 async def delete_article(
     article_id: ArticleId,
     admin: CurrentAdmin,
@@ -165,7 +169,7 @@ async def delete_article(
     return response
 
 
-@router.get("/kb/articles/{article_id}/versions")
+@router.get("/kb/articles/{article_id}/versions", responses=errors(404))
 async def list_versions(article_id: ArticleId, admin: CurrentAdmin, db: DbDep) -> list[VersionRead]:
     """Every saved version, newest first, with who saved it and when."""
     rows = await db.read(article_service.list_versions, article_id=article_id)
@@ -182,10 +186,10 @@ async def list_versions(article_id: ArticleId, admin: CurrentAdmin, db: DbDep) -
     ]
 
 
-@router.post("/kb/articles/{article_id}/versions/{version}/revert")
+@router.post("/kb/articles/{article_id}/versions/{version}/revert", responses=errors(404))
 async def revert_article(
     article_id: ArticleId,
-    version: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    version: Annotated[WholeNumber, Path(ge=1, le=2**31 - 1)],
     admin: CurrentAdmin,
     changes: LiveChangesDep,
     response: Response,

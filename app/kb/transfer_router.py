@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from app.auth.deps import CurrentAdmin
 from app.deps import DbDep
+from app.error_responses import ADMIN, errors
 from app.kb import exports
 from app.kb.imports import (
     CSV_COLUMNS,
@@ -29,8 +30,9 @@ from app.kb.imports import (
 )
 from app.kb.router import LiveChangesDep, WaitLive
 from app.kb.schemas import ArticleStatus
+from app.query_types import Flag
 
-router = APIRouter(prefix="/api/v1/admin/kb", tags=["knowledge base"])
+router = APIRouter(prefix="/api/v1/admin/kb", tags=["knowledge base"], responses=ADMIN)
 
 _binary = {"schema": {"type": "string", "format": "binary"}}
 _IMPORT_BODY = {
@@ -72,11 +74,7 @@ class ImportResult(BaseModel):
 @router.post(
     "/import",
     openapi_extra=_IMPORT_BODY,
-    responses={
-        413: {"description": "The body or the zip's content is too large."},
-        415: {"description": "The format is neither given nor recognised."},
-        422: {"description": "Invalid rows or files, each listed in `error.fields`."},
-    },
+    responses=errors(409, 415),
 )
 async def import_articles(
     request: Request,
@@ -93,7 +91,7 @@ async def import_articles(
         Query(description="upsert: create new slugs, update known ones; others are kept."),
     ] = "upsert",
     dry_run: Annotated[
-        bool, Query(description="Validate and count what would change; write nothing.")
+        Flag, Query(description="Validate and count what would change; write nothing.")
     ] = False,
     wait: WaitLive = False,
 ) -> ImportResult:
