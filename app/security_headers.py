@@ -7,8 +7,9 @@ Every response gets `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY`, 
 of app/main.py send `PAGE_CSP` (scripts, styles and connections from this origin only: no
 inline script or style anywhere in app/web), the demo store page `demo_csp` (which may also
 reach the demo shop's sign-in) and a `strict-origin-when-cross-origin` referrer, and the API
-reference pages (app/api_docs.py) `docs_csp(nonce)`. No page may be framed (`frame-ancestors 'none'`): the widget draws in the
-host page's own document (a Shadow DOM, no iframe), so nothing here needs a frame.
+reference pages (app/api_docs.py) `docs_csp(nonce)`. No page may be framed
+(`frame-ancestors 'none'`): the widget draws in the host page's own document (a Shadow DOM, no
+iframe), so nothing here needs a frame.
 """
 
 from __future__ import annotations
