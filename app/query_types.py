@@ -2,15 +2,15 @@
 exactly what its OpenAPI schema says and refuses the rest with a 422 naming the expected form.
 
 Pydantic's lax mode would read `?to=0` as 1970-01-01, `?limit=1.0` or `+1` or `1_0` as whole
-numbers and `?wait=yes` as true; these types accept only `YYYY-MM-DD`, digits (with an
-optional leading `-`) and `true`/`false`. Use them inside `Annotated[..., Query(...)]`.
+numbers and `?wait=yes` as true; these validators accept only `YYYY-MM-DD`, digits (with an
+optional leading `-`) and `true`/`false`. Put them after the `Query`/`Path`, so its bounds stay
+in the schema as `minimum`/`maximum`: `Annotated[int, Query(ge=1, le=500), WHOLE]`.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import BeforeValidator
 
@@ -38,6 +38,6 @@ def _flag(value: Any) -> Any:
     return value
 
 
-Day = Annotated[date, BeforeValidator(_day)]
-WholeNumber = Annotated[int, BeforeValidator(_whole)]
-Flag = Annotated[bool, BeforeValidator(_flag)]
+DAY = BeforeValidator(_day)
+WHOLE = BeforeValidator(_whole)
+FLAG = BeforeValidator(_flag)

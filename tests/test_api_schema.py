@@ -101,6 +101,10 @@ async def test_the_schema_documents_errors_in_the_shape_they_are_sent(
         content = post["responses"][status]["content"]["application/json"]
         assert content["schema"] == {"$ref": "#/components/schemas/ErrorResponse"}
     assert "Retry-After" in post["responses"]["429"]["headers"]
+    # The strict URL types keep their bounds where a client (and the fuzzer) reads them.
+    get = schema["paths"]["/api/v1/conversations/{conversation_id}/messages"]["get"]
+    limit = next(p for p in get["parameters"] if p["name"] == "limit")
+    assert (limit["schema"]["minimum"], limit["schema"]["maximum"]) == (1, 500)
     sent = await client.post("/api/v1/conversations/nope/messages", json={"text": "hi"})
     assert sent.status_code == 401
     assert set(sent.json()) == {"error"} and {"code", "message"} <= set(sent.json()["error"])

@@ -44,11 +44,11 @@ from app.cors_policy import mark_staff_only
 from app.deps import BearerToken, BrokerDep, DbDep, SettingsDep
 from app.error_responses import ADMIN, STAFF, errors
 from app.errors import Conflict, Forbidden
-from app.query_types import WholeNumber
+from app.query_types import WHOLE
 from app.realtime.broker import STAFF_CHANNEL
 from app.realtime.events import presence_event
 
-CannedId = Annotated[WholeNumber, Path(ge=1, le=2**63 - 1, description="A canned response's id.")]
+CannedId = Annotated[int, Path(ge=1, le=2**63 - 1, description="A canned response's id."), WHOLE]
 
 router = APIRouter(prefix="/api/v1/agent", tags=["agents"], responses=STAFF)
 admin_router = APIRouter(prefix="/api/v1/admin", tags=["admin"], responses=ADMIN)
@@ -103,7 +103,7 @@ async def my_conversations(
             "queued or bot lists everyone's.",
         ),
     ] = "assigned",
-    limit: Annotated[WholeNumber, Query(ge=1, le=500)] = 100,
+    limit: Annotated[int, Query(ge=1, le=500), WHOLE] = 100,
 ) -> list[dict[str, Any]]:
     """Your open (or resolved) conversations, most recently active first."""
     return await db.read(list_conversations, staff_id=staff.id, status=status_filter, limit=limit)
@@ -124,8 +124,8 @@ async def list_messages(
     conversation_id: str,
     staff: CurrentStaff,
     db: DbDep,
-    after: Annotated[WholeNumber, Query(ge=0, le=2**31 - 1)] = 0,
-    limit: Annotated[WholeNumber, Query(ge=1, le=500)] = 100,
+    after: Annotated[int, Query(ge=0, le=2**31 - 1), WHOLE] = 0,
+    limit: Annotated[int, Query(ge=1, le=500), WHOLE] = 100,
 ) -> MessagePage:
     """Messages after `after`, with the bot's signals; page on with the last `seq`."""
     summary, messages = await db.read(

@@ -4,6 +4,7 @@ conversation, for a range of whole UTC days."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -14,20 +15,22 @@ from app.analytics.schemas import AnalyticsSummary
 from app.auth.deps import CurrentAdmin
 from app.deps import DbDep
 from app.error_responses import ADMIN
-from app.query_types import Day
+from app.query_types import DAY
 
 router = APIRouter(prefix="/api/v1/admin/analytics", tags=["analytics"], responses=ADMIN)
 
 From = Annotated[
-    Day | None,
+    date | None,
     Query(
         alias="from",
         description="First UTC day (YYYY-MM-DD), included; default: 29 days before `to`.",
     ),
+    DAY,
 ]
 To = Annotated[
-    Day | None,
+    date | None,
     Query(alias="to", description="Last UTC day (YYYY-MM-DD), included; default: today."),
+    DAY,
 ]
 
 

@@ -14,9 +14,9 @@ from app.auth.schemas import UserIn, UserRead
 from app.deps import DbDep
 from app.error_responses import ADMIN, errors
 from app.errors import UserNotFound
-from app.query_types import WholeNumber
+from app.query_types import WHOLE
 
-UserId = Annotated[WholeNumber, Path(ge=1, le=2**63 - 1, description="The user's id.")]
+UserId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The user's id."), WHOLE]
 
 router = APIRouter(prefix="/api/v1/admin/users", tags=["admin"], responses=ADMIN)
 

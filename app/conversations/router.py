@@ -25,7 +25,7 @@ from app.conversations.schemas import (
 from app.conversations.views import message_read
 from app.deps import BearerToken, ClientAddress, DbDep, RateLimitsDep, SettingsDep
 from app.error_responses import CUSTOMER, errors
-from app.query_types import WholeNumber
+from app.query_types import WHOLE
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
 
@@ -110,9 +110,9 @@ async def list_messages(
     db: DbDep,
     access: CustomerAccessDep,
     after: Annotated[
-        WholeNumber, Query(ge=0, le=2**31 - 1, description="Return messages with seq > after.")
+        int, Query(ge=0, le=2**31 - 1, description="Return messages with seq > after."), WHOLE
     ] = 0,
-    limit: Annotated[WholeNumber, Query(ge=1, le=500, description="Most messages returned.")] = 100,
+    limit: Annotated[int, Query(ge=1, le=500, description="Most messages returned."), WHOLE] = 100,
 ) -> MessagePage:
     """Messages after `after`, in order; page on with the last `seq` received."""
     await access.check(conversation_id=conversation_id, token=token)

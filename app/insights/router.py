@@ -17,7 +17,7 @@ from app.insights import gaps, health
 from app.insights.schemas import GapReport, KbHealth
 from app.kb.deps import KnowledgeDep
 from app.kb.schemas import ArticleRead
-from app.query_types import WholeNumber
+from app.query_types import WHOLE
 
 
 async def gap_sources(
@@ -42,9 +42,9 @@ GapSourcesDep = Annotated[gaps.GapSources, Depends(gap_sources)]
 
 router = APIRouter(prefix="/api/v1/admin/insights", tags=["insights"], responses=ADMIN)
 
-Days = Annotated[WholeNumber, Query(ge=1, le=365, description="How many days back to look.")]
+Days = Annotated[int, Query(ge=1, le=365, description="How many days back to look."), WHOLE]
 MinSize = Annotated[
-    WholeNumber, Query(ge=1, le=10_000, description="Smallest cluster reported (questions).")
+    int, Query(ge=1, le=10_000, description="Smallest cluster reported (questions)."), WHOLE
 ]
 ClusterId = Annotated[
     str,
@@ -63,7 +63,7 @@ async def knowledge_gaps(
     sources: GapSourcesDep,
     days: Days = 30,
     min_size: MinSize = 2,
-    limit: Annotated[WholeNumber, Query(ge=1, le=200, description="Clusters returned.")] = 20,
+    limit: Annotated[int, Query(ge=1, le=200, description="Clusters returned."), WHOLE] = 20,
 ) -> GapReport:
     """Recent customer questions the bot could not answer (it asked to clarify, or handed off
     for low confidence or repeated misses), grouped by meaning, largest group first; each with

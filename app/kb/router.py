@@ -28,17 +28,18 @@ from app.kb.schemas import (
     ArticleUpdate,
     VersionRead,
 )
-from app.query_types import Flag, WholeNumber
+from app.query_types import FLAG, WHOLE
 
 router = APIRouter(prefix="/api/v1/admin", tags=["knowledge base"], responses=ADMIN)
 
-ArticleId = Annotated[WholeNumber, Path(ge=1, le=2**63 - 1, description="An article's id.")]
+ArticleId = Annotated[int, Path(ge=1, le=2**63 - 1, description="An article's id."), WHOLE]
 WaitLive = Annotated[
-    Flag,
+    bool,
     Query(
         alias="wait",
         description="Answer only once the change is live in the index (up to 30 s).",
     ),
+    FLAG,
 ]
 LIVE_TIMEOUT_SECONDS = 30.0
 
@@ -84,8 +85,8 @@ async def list_articles(
     ] = None,
     tag: Annotated[str | None, Query(max_length=50)] = None,
     status_filter: Annotated[ArticleStatus | None, Query(alias="status")] = None,
-    offset: Annotated[WholeNumber, Query(ge=0, le=10_000_000)] = 0,
-    limit: Annotated[WholeNumber, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000), WHOLE] = 0,
+    limit: Annotated[int, Query(ge=1, le=200), WHOLE] = 50,
 ) -> ArticlePage:
     """Articles, most recently edited first, with search, tag and status filters."""
     items, total = await db.read(
@@ -189,7 +190,7 @@ async def list_versions(article_id: ArticleId, admin: CurrentAdmin, db: DbDep) -
 @router.post("/kb/articles/{article_id}/versions/{version}/revert", responses=errors(404))
 async def revert_article(
     article_id: ArticleId,
-    version: Annotated[WholeNumber, Path(ge=1, le=2**31 - 1)],
+    version: Annotated[int, Path(ge=1, le=2**31 - 1), WHOLE],
     admin: CurrentAdmin,
     changes: LiveChangesDep,
     response: Response,

@@ -30,7 +30,7 @@ from app.kb.imports import (
 )
 from app.kb.router import LiveChangesDep, WaitLive
 from app.kb.schemas import ArticleStatus
-from app.query_types import Flag
+from app.query_types import FLAG
 
 router = APIRouter(prefix="/api/v1/admin/kb", tags=["knowledge base"], responses=ADMIN)
 
@@ -91,7 +91,7 @@ async def import_articles(
         Query(description="upsert: create new slugs, update known ones; others are kept."),
     ] = "upsert",
     dry_run: Annotated[
-        Flag, Query(description="Validate and count what would change; write nothing.")
+        bool, Query(description="Validate and count what would change; write nothing."), FLAG
     ] = False,
     wait: WaitLive = False,
 ) -> ImportResult:
