@@ -2,8 +2,9 @@
 
 Runs against a real demo orders service started with its test controls: it can carry out the
 next changes and answer them late (a back office that stalls after committing), and report the
-raw paths it received. The intents are this file's own (a refund with a short timeout, and a
-lookup by a free-text reference), in a folder of the test."""
+raw paths it received. The intents are this file's own (a refund with a short timeout for a
+verified customer, as the demo orders service checks who owns the order, and a lookup by a
+free-text reference), in a folder of the test."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ from tests.conftest import (
     ask,
     login,
     open_conversation,
+    owner_of,
+    signed,
 )
 
 AUTH = {"Authorization": f"Bearer {ORDERS_TOKEN}"}
@@ -41,12 +44,15 @@ slots:
   order_number:
     type: order_number
     prompt: Which order should I refund?
+requires_verified_customer: true
 confirm: Shall I refund order {{ slots.order_number }}? (yes / no)
 action:
   type: http
   integration: orders
   method: POST
   path: /orders/{{ slots.order_number }}/refunds
+  headers:
+    X-Customer-Id: "{{ customer.id }}"
   body:
     reason: requested in chat
   timeout: 0.5
@@ -119,7 +125,8 @@ def _seen(base: str) -> list[str]:
 
 
 def _order(base: str, number: str) -> dict[str, Any]:
-    return httpx.get(f"{base}/orders/{number}", headers=AUTH).json()  # type: ignore[no-any-return]
+    state = httpx.get(f"{base}/state/orders/{number}", headers=AUTH)
+    return state.json()  # type: ignore[no-any-return]
 
 
 async def _say(client: httpx.AsyncClient, opened: Opened, text: str) -> dict[str, Any]:
@@ -129,7 +136,7 @@ async def _say(client: httpx.AsyncClient, opened: Opened, text: str) -> dict[str
 
 
 async def _confirm_refund(client: httpx.AsyncClient, number: str) -> tuple[Opened, dict[str, Any]]:
-    opened = await open_conversation(client)
+    opened = await open_conversation(client, signed(owner_of(number)))
     asked = await _say(client, opened, f"refund order {number} please")
     assert asked["intent"] == "refund_now" and asked["kind"] == "ask", asked
     return opened, await _say(client, opened, "yes")
