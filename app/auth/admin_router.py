@@ -50,7 +50,7 @@ async def get_user(user_id: UserId, _admin: CurrentAdmin, db: DbDep) -> UserRead
     return UserRead.of(user)
 
 
-@router.post("/{user_id}/totp/reset")
+@router.post("/{user_id}/totp/reset", responses=errors(404))
 async def reset_second_factor(user_id: UserId, _admin: CurrentAdmin, db: DbDep) -> UserRead:
     """Remove a user's second factor (e.g. a lost phone): they sign in with the password
     alone until they enrol again. 404 if there is no such user."""

@@ -15,7 +15,7 @@ from app.auth.service import StaffUser
 from app.auth.throttle import LoginThrottle
 from app.db import Database
 from app.deps import BrokerDep, ClientAddress, DbDep, SettingsDep
-from app.error_responses import errors
+from app.error_responses import STAFF, errors
 from app.errors import ServiceUnavailable, Unauthorized
 
 WRONG_CREDENTIALS = "email or password is wrong"
@@ -130,7 +130,10 @@ async def me(user: SignedInStaff) -> UserRead:
 
 @router.post(
     "/totp/enrol",
-    responses={409: {"description": "A second factor is already enrolled (an admin resets it)"}},
+    responses={
+        **STAFF,
+        **errors(described={409: "A second factor is already enrolled (an admin resets it)"}),
+    },
 )
 async def enrol_second_factor(
     user: SignedInStaff, response: Response, db: DbDep
@@ -146,8 +149,13 @@ async def enrol_second_factor(
 @router.post(
     "/totp/confirm",
     responses={
-        409: {"description": "No enrolment was started, or it is already confirmed"},
-        422: {"description": "The code does not match the secret being enrolled"},
+        **STAFF,
+        **errors(
+            described={
+                409: "No enrolment was started, or it is already confirmed",
+                422: "The code does not match the secret being enrolled",
+            }
+        ),
     },
 )
 async def confirm_second_factor(code_in: TotpCodeIn, user: SignedInStaff, db: DbDep) -> UserRead:
