@@ -3,13 +3,14 @@ runtime (database, encoder, knowledge index) once."""
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from app import health, widget_script
@@ -41,6 +42,17 @@ MAX_BODY_BYTES = 256 * 1024
 KB_BODY_BYTES = 64 * 1024 * 1024  # knowledge-base imports and long articles
 
 log = logging.getLogger(__name__)
+DEMO_STORE_SCRIPT = '<script src="/static/demo_store.js" defer></script>'
+
+
+def demo_store_page(shop_url: str | None) -> str:
+    """The demo store page, told where its shop service is when `demo_shop_url` is set (else
+    the page looks on this host's port 8077)."""
+    page = (WEB_DIR / "index.html").read_text(encoding="utf-8")
+    if not shop_url:
+        return page
+    tag = f'<script src="/static/demo_store.js" data-shop="{html.escape(shop_url)}" defer></script>'
+    return page.replace(DEMO_STORE_SCRIPT, tag)
 
 
 def create_app(settings: Settings | None = None, *, embedder: Embedder | None = None) -> FastAPI:
@@ -101,9 +113,9 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     page = {"Content-Security-Policy": PAGE_CSP}
 
     @app.get("/", include_in_schema=False)
-    async def demo_page() -> FileResponse:
-        return FileResponse(
-            WEB_DIR / "index.html",
+    async def demo_page() -> Response:
+        return HTMLResponse(
+            demo_store_page(settings.demo_shop_url),
             headers={
                 "Content-Security-Policy": demo_csp(settings.demo_shop_url),
                 "Referrer-Policy": DEMO_REFERRER,

@@ -5,7 +5,8 @@
  * attributes. Signed out, the widget opens anonymous conversations. The signed identity is kept
  * for the browser tab (sessionStorage), as a shop's session would be; signing in or out reloads
  * the page, so the widget starts again with the new identity (and a new conversation).
- * The shop's address: ?shop=URL on the page's address, else data-shop on this script tag,
+ * The shop's address: ?shop=URL on the page's address, else data-shop on this script tag (the
+ * service sets it from SWITCHBOARD_DEMO_SHOP_URL),
  * else this host on port 8077 (where scripts/run_demo.sh starts it).
  */
 (() => {

@@ -25,13 +25,17 @@ pytestmark = needs_chromium
 
 @pytest.fixture(scope="module")
 def server_url(
-    tmp_path_factory: pytest.TempPathFactory, model_cache: Path, seeded_index: Path
+    tmp_path_factory: pytest.TempPathFactory,
+    model_cache: Path,
+    seeded_index: Path,
+    orders_api: str,
 ) -> Iterator[str]:
     with served(
         tmp_path_factory,
         model_cache,
         seeded_index,
         name="admin-console",
+        env={"SWITCHBOARD_DEMO_SHOP_URL": orders_api},  # the demo page signs in there
         admin_email=ADMIN_EMAIL,
         admin_password=ADMIN_PASSWORD,
     ) as url:
