@@ -12,8 +12,8 @@ allowance. Then, one after another, as fast as one client can send:
 2. messages into one conversation until 429 (the per-conversation limit);
 3. messages from one address into conversations of 20 messages each, until 429;
 4. "I want to talk to a human" in new conversations until 429 (handoffs per address);
-5. password resets for one email, each in a new conversation from a new address: how many
-   the orders service received, and what the bot answered after the limit.
+5. password resets for one verified customer, each in a new conversation from a new address:
+   how many the orders service sent, and what the bot answered after the limit.
 
 Run from the repo root: `python scripts/bench_abuse.py [--max 2000] [--write]`; `--write`
 replaces the `abuse` section of docs/SECURITY.md.
@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
+import hmac
 import json
 import sys
 import time
@@ -47,7 +49,14 @@ from scripts.servicekit import (  # noqa: E402
 
 SECURITY = REPO_ROOT / "docs" / "SECURITY.md"
 ORDERS_TOKEN = "bench-orders-token"
-EMAIL = "flooded@example.com"
+IDENTITY_SECRET = "bench-identity-secret"
+CUSTOMER = {"id": "C-2001", "email": "alex@example.com", "name": "Alex Rivera"}  # demo data
+
+
+def signed_customer() -> dict[str, str]:
+    """The demo customer as the shop's server signs them (hex HMAC-SHA256 of the id)."""
+    digest = hmac.new(IDENTITY_SECRET.encode(), CUSTOMER["id"].encode(), hashlib.sha256)
+    return {**CUSTOMER, "signature": digest.hexdigest()}
 
 
 @dataclass
@@ -76,11 +85,12 @@ class Client:
         self.http = http
         self.headers = {"X-Forwarded-For": address}
 
-    async def open(self) -> httpx.Response:
-        return await self.http.post("/api/v1/conversations", headers=self.headers)
+    async def open(self, customer: dict[str, str] | None = None) -> httpx.Response:
+        body = {"customer": customer} if customer else None
+        return await self.http.post("/api/v1/conversations", headers=self.headers, json=body)
 
-    async def opened(self) -> tuple[str, dict[str, str]]:
-        response = await self.open()
+    async def opened(self, customer: dict[str, str] | None = None) -> tuple[str, dict[str, str]]:
+        response = await self.open(customer)
         response.raise_for_status()
         body = response.json()
         return body["id"], {**self.headers, **bearer(body["token"])}
@@ -167,17 +177,15 @@ async def flood_resets(http: httpx.AsyncClient, orders_url: str, attempts: int) 
     answers = []
     for n in range(attempts):
         client = Client(http, f"198.51.100.{n + 1}")  # a new address each time
-        opened = await client.opened()
-        (await client.say(opened, "I forgot my password")).raise_for_status()
-        reply = (await client.say(opened, EMAIL)).json()["reply"]["text"]
-        answers.append(reply)
+        opened = await client.opened(signed_customer())
+        answered = await client.say(opened, "I forgot my password")
+        answered.raise_for_status()
+        answers.append(answered.json()["reply"]["text"])
     async with httpx.AsyncClient(base_url=orders_url) as orders:
-        sent = await orders.get(
-            "/password-resets", params={"email": EMAIL}, headers=bearer(ORDERS_TOKEN)
-        )
+        sent = await orders.get("/state/password-resets", headers=bearer(ORDERS_TOKEN))
     return {
         "attempts": attempts,
-        "received": sent.json()["requests"],
+        "received": sum(1 for reset in sent.json() if reset["customer_id"] == CUSTOMER["id"]),
         "limited_reply": answers[-1],
         "limited": sum("won't send another" in a for a in answers),
     }
@@ -202,7 +210,7 @@ def report(floods: list[Flood], resets: dict[str, Any], command: str) -> str:
         "conversations and customer messages per client address, messages per conversation "
         "(counted only after its token is checked), handoffs per address (a message that "
         "would hand off beyond it is refused whole, nothing stored), and any intent action "
-        "that declares `limit:` (the demo's password reset: 3 an hour per email). A refusal "
+        "that declares `limit:` (the demo's password reset: 3 an hour per customer). A refusal "
         "is 429 with `Retry-After`; the Redis store down is 503. The client address is the "
         "TCP peer, or `X-Forwarded-For` only when the peer is in `SWITCHBOARD_TRUSTED_PROXIES` "
         "(uvicorn's own proxy-header handling is off). No customer WebSocket frame posts a "
@@ -220,7 +228,7 @@ def report(floods: list[Flood], resets: dict[str, Any], command: str) -> str:
         "|---|---|---|---|---|---|",
         *(f.row() for f in floods),
         "",
-        f"Password resets for one email, {resets['attempts']} attempts from "
+        f"Password resets for one verified customer, {resets['attempts']} attempts from "
         f"{resets['attempts']} addresses: the orders service received {resets['received']} "
         f"(`password_reset.yaml`: `limit: {{rate: 3/hour}}`); {resets['limited']} got the "
         f"polite reply instead: “{resets['limited_reply']}”",
@@ -236,7 +244,7 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="Update docs/SECURITY.md.")
     args = parser.parse_args()
     orders_port = free_port()
-    orders = start_orders_api(orders_port, token=ORDERS_TOKEN)
+    orders = start_orders_api(orders_port, token=ORDERS_TOKEN, identity_secret=IDENTITY_SECRET)
     orders_url = f"http://127.0.0.1:{orders_port}"
     integrations = {
         "orders": {"base_url": orders_url, "headers": {"Authorization": f"Bearer {ORDERS_TOKEN}"}}
@@ -245,6 +253,7 @@ def main() -> None:
         "SWITCHBOARD_RATE_LIMITS__ENABLED": "true",
         "SWITCHBOARD_TRUSTED_PROXIES": '["127.0.0.1"]',
         "SWITCHBOARD_INTEGRATIONS": json.dumps(integrations),
+        "SWITCHBOARD_IDENTITY__SECRET": IDENTITY_SECRET,
     }
     try:
         with fresh_service(env, prefix="bench-abuse-", prepare=True) as service:
