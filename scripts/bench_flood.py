@@ -151,9 +151,18 @@ async def measure(url: str, args: argparse.Namespace, questions: list[str]) -> d
             *[customer(client, questions, i, time.monotonic() + 3, warm) for i in range(4)]
         )
         baseline, flood = Phase(), Phase()
+        # Each customer from its own loopback address (127.0.2.N), as real customers are.
+        customers = [
+            httpx.AsyncClient(
+                base_url=url,
+                timeout=60,
+                transport=httpx.AsyncHTTPTransport(local_address=f"127.0.2.{i + 1}"),
+            )
+            for i in range(args.customers)
+        ]
         until = time.monotonic() + args.seconds
         await asyncio.gather(
-            *[customer(client, questions, i, until, baseline) for i in range(args.customers)]
+            *[customer(c, questions, i, until, baseline) for i, c in enumerate(customers)]
         )
         # Each flooder from its own loopback address (127.0.1.N), as separate clients are.
         flooders = [
@@ -167,11 +176,11 @@ async def measure(url: str, args: argparse.Namespace, questions: list[str]) -> d
         try:
             until = time.monotonic() + args.seconds
             await asyncio.gather(
-                *[customer(client, questions, i, until, flood) for i in range(args.customers)],
+                *[customer(c, questions, i, until, flood) for i, c in enumerate(customers)],
                 *[flooder(c, i, until, flood) for i, c in enumerate(flooders)],
             )
         finally:
-            for c in flooders:
+            for c in [*flooders, *customers]:
                 await c.aclose()
     return {"baseline": baseline, "flood": flood}
 
@@ -206,7 +215,18 @@ def main() -> None:
 
     env = dict(LIMITS_OFF)
     if args.budget:
-        env["SWITCHBOARD_BUDGETS__ENABLED"] = "true"
+        # The budget is on only with the limits on; the others are set out of reach, so that
+        # only the budget refuses (the customers all come from one address).
+        env.update(
+            {
+                "SWITCHBOARD_BUDGETS__ENABLED": "true",
+                "SWITCHBOARD_RATE_LIMITS__ENABLED": "true",
+                "SWITCHBOARD_RATE_LIMITS__CONVERSATIONS_PER_ADDRESS": "1000000/minute",
+                "SWITCHBOARD_RATE_LIMITS__MESSAGES_PER_ADDRESS": "1000000/minute",
+                "SWITCHBOARD_RATE_LIMITS__MESSAGES_PER_CONVERSATION": "1000000/minute",
+                "SWITCHBOARD_RATE_LIMITS__HANDOFFS_PER_ADDRESS": "1000000/minute",
+            }
+        )
     questions = kb_questions(REPO_ROOT / "knowledge_base")
     with tempfile.TemporaryDirectory(prefix="bench-flood-") as tmp:
         process, port = start(args.app_root.resolve(), Path(tmp) / "data", env)
