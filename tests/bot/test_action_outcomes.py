@@ -86,9 +86,10 @@ action:
 """
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def stalling_orders() -> Iterator[str]:
-    """A demo orders service of this module's own, with its test controls."""
+    """A demo orders service of this test's own, with its test controls (each test, and each
+    database variant of it, refunds the same orders afresh)."""
     port = free_port()
     process = start_orders_api(port, token=ORDERS_TOKEN, test_controls=True)
     yield f"http://127.0.0.1:{port}"
