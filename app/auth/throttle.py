@@ -30,12 +30,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse_many
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 
 from app.config import Settings
 from app.errors import ServiceUnavailable, TooManyRequests
+from app.ratelimit.storage import limits_storage
 
 
 @dataclass
@@ -82,21 +83,11 @@ class LoginThrottle:
     @classmethod
     def from_settings(cls, settings: Settings) -> LoginThrottle:
         """The throttle the settings describe (Redis-backed when `redis_url` is set)."""
-        storage: Storage
-        if settings.redis_url:
-            storage = RedisStorage(
-                f"async+{settings.redis_url}",
-                implementation="redispy",
-                key_prefix="switchboard-login",
-                wrap_exceptions=True,
-            )
-        else:
-            storage = MemoryStorage()
         return cls(
             per_email_and_client=settings.auth.login_attempts,
             per_email=settings.auth.login_attempts_per_email,
             per_client=settings.auth.login_attempts_per_ip,
-            storage=storage,
+            storage=limits_storage(settings, key_prefix="switchboard-login"),
         )
 
     @asynccontextmanager
