@@ -136,7 +136,7 @@ def start_app(
             shutil.copytree(seeded_index, settings.index_dir)
         app = create_app(settings, embedder=embedder)
         async with (
-            LifespanManager(app, startup_timeout=120) as manager,
+            LifespanManager(app, startup_timeout=120, shutdown_timeout=60) as manager,
             httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=manager.app), base_url="http://test"
             ) as client,
