@@ -36,6 +36,13 @@ class RetrievalSettings(BaseModel):
     ivf_nprobe: int | None = Field(
         None, ge=1, description="IVF lists a query scans (default: lists / 64, at least 32)."
     )
+    mend_spelling: bool = Field(
+        True,
+        description=(
+            "Mend misspelt, run-together and shorthand words a message's reader does not know "
+            "(app/nlp/spelling.py) before it is encoded; the customer's text is stored as typed."
+        ),
+    )
 
 
 class EmbeddingSettings(BaseModel):

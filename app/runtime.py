@@ -32,6 +32,7 @@ from app.kb.vector_index import search_on_one_thread
 from app.nlp.batcher import DEFAULT_CACHE_SIZE, MicroBatcher
 from app.nlp.embedder import Embedder
 from app.nlp.sentiment import SentimentModel
+from app.nlp.spelling import Speller
 from app.ratelimit.addresses import ClientAddresses
 from app.ratelimit.limiter import RateLimits
 from app.realtime.broker import Broker
@@ -120,12 +121,20 @@ class Runtime:
             exact_max=settings.retrieval.exact_max_passages,
             nprobe=settings.retrieval.ivf_nprobe,
         )
+        # The speller's English dictionary builds in a thread while the intents are fitted.
+        speller = (
+            asyncio.create_task(asyncio.to_thread(Speller))
+            if settings.retrieval.mend_spelling
+            else None
+        )
         try:
             rate_limits = RateLimits.from_settings(settings)
             intents = await IntentEngine.start(
                 settings, batcher.encode_many, model_key=embedder.key, limits=rate_limits
             )
         except BaseException:
+            if speller is not None:
+                speller.cancel()
             await batcher.close()
             await db.dispose()
             raise
@@ -140,6 +149,7 @@ class Runtime:
             intents=intents,
             sentiment=sentiment,
             settings=settings,
+            speller=await speller if speller is not None else None,
         )
         bot = Bot(
             db=db,

@@ -125,11 +125,15 @@ class Bot:
         intent's call is not made: its reply says so). The admin's "try it" and
         `python -m app ask` show it, as for an anonymous visitor: an intent that requires a
         verified customer is refused (reason `needs_verified_customer`)."""
-        plan = plan_turn(understanding, dialog, self._intents.catalog, self._settings)
+        topic = dialog.topic_vector
+        context = self._reader.in_context(understanding, topic) if topic is not None else None
+        plan = plan_turn(
+            understanding, dialog, self._intents.catalog, self._settings, context=context
+        )
         outcome = None
         if plan.needs_action:
             outcome = ActionOutcome(ok=True, text=f"(would call the {plan.decision.intent} action)")
-        return compose_reply(plan, understanding, self._settings, outcome)
+        return compose_reply(plan, self._settings, outcome)
 
     async def handle_customer_message(
         self,
@@ -203,6 +207,7 @@ class Bot:
                 understanding=understanding,
                 catalog=self._intents.catalog,
                 settings=self._settings,
+                reader=self._reader,
                 action=action,
                 handoff_refused=handoff_refused,
             )

@@ -11,11 +11,13 @@ public signals, the decision with its diagnostics, and the policy's inputs for r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
 from app.bot.replies import render
-from app.bot.understanding import Understanding
+from app.bot.understanding import ContextReading, Understanding
 from app.config import Settings
 from app.conversations.dialog import Dialog, frame_for
 from app.identity import VerifiedCustomer, template_customer
@@ -34,10 +36,18 @@ from app.policy.decision import (
     DecisionKind,
     Frame,
     HandoffReason,
+    IntentSignal,
     Reason,
     Signals,
     after_action,
     decide,
+)
+from app.policy.followups import (
+    ReadingStrength,
+    decisive,
+    leans_on_context,
+    points_back,
+    prefer_context,
 )
 from app.policy.inputs import policy_input
 
@@ -91,6 +101,8 @@ class Plan:
     frame: Frame | None  # the intent frame the decision acts on
     intent: IntentDef | None
     customer: VerifiedCustomer | None = None  # None: an anonymous visitor
+    hits: list[KbHit] = field(default_factory=list)  # the articles of the reading acted on
+    vector: np.ndarray | None = None  # that reading's vector (the next turn's topic)
 
     @property
     def template_customer(self) -> dict[str, Any]:
@@ -142,15 +154,64 @@ def verification_gate(
     )
 
 
+def _carried_slots(
+    intent: IntentDef, dialog: Dialog, *, cue: bool, pending: str | None
+) -> dict[str, str]:
+    """Slot values of the conversation's topic a new intent takes over ("cancel it" after
+    the status of LS-10041 cancels LS-10041): same-named slots, when the wording leans on
+    the previous turn or the intent confirms before acting."""
+    if intent.name == pending or not dialog.topic_slots or not (cue or intent.confirm):
+        return {}
+    return {name: value for name, value in dialog.topic_slots.items() if name in intent.slots}
+
+
+def _frames(
+    text: str,
+    intent: IntentSignal | None,
+    catalog: IntentCatalog,
+    dialog: Dialog,
+    pending: Frame | None,
+    *,
+    cue: bool,
+) -> Frame | None:
+    """The frame of the classifier's intent, as the intent in progress or a new one."""
+    proposed_def = catalog.get(intent.name if intent else None)
+    if proposed_def is None:
+        return None
+    if pending is not None and proposed_def.name == pending.intent:
+        return pending
+    carried = _carried_slots(proposed_def, dialog, cue=cue, pending=dialog.intent)
+    return frame_for(proposed_def, carried, read_slots(proposed_def.slots, text))
+
+
+def _asks_for_person(intent: IntentSignal | None, catalog: IntentCatalog) -> bool:
+    definition = catalog.get(intent.name if intent else None)
+    return (
+        definition is not None
+        and isinstance(definition.action, HandoffAction)
+        and definition.action.reason == HandoffReason.EXPLICIT_REQUEST.value
+    )
+
+
+def _strength(
+    hits: list[KbHit], kb: float, intent: IntentSignal | None, settings: Settings
+) -> ReadingStrength:
+    confidence = intent.confidence if intent else 0.0
+    scores = [h.score for h in hits]
+    return ReadingStrength(kb, confidence, decisive(scores, confidence, settings.policy))
+
+
 def plan_turn(
     understanding: Understanding,
     dialog: Dialog,
     catalog: IntentCatalog,
     settings: Settings,
     customer: VerifiedCustomer | None = None,
+    context: ContextReading | None = None,
 ) -> Plan:
-    """Read slots, build the signals, let the policy decide, and refuse an intent that needs
-    a verified customer when `customer` is None (an anonymous visitor)."""
+    """Read slots, choose between the message alone and its `context` reading (the message
+    mixed with the conversation's topic), build the signals, let the policy decide, and
+    refuse an intent that needs a verified customer when `customer` is None."""
     text = understanding.text
     pending_def = catalog.get(dialog.intent)
     pending = None
@@ -158,17 +219,48 @@ def plan_turn(
         awaited = dialog.awaiting if dialog.awaiting != CONFIRM_STEP else None
         readings = read_slots(pending_def.slots, text, awaited=awaited)
         pending = frame_for(pending_def, dialog.slots, readings)
-    guess = understanding.intent
-    proposed_def = catalog.get(guess.name if guess else None)
-    proposed = None
-    if proposed_def is not None:
-        if pending is not None and proposed_def.name == pending.intent:
-            proposed = pending
-        else:
-            proposed = frame_for(proposed_def, {}, read_slots(proposed_def.slots, text))
+    cue = leans_on_context(text)
+    hits, kb_conf, guess, vector = (
+        understanding.hits,
+        understanding.kb_confidence,
+        understanding.intent,
+        understanding.vector,
+    )
+    reading: dict[str, Any] = {"reading": "alone"}
+    answers_pending = pending is not None and (
+        pending.changed
+        or bool(pending.invalid)
+        or (dialog.awaiting == CONFIRM_STEP and (understanding.affirm or understanding.deny))
+    )
+    if context is not None and _asks_for_person(context.intent, catalog):
+        # A request for a person is read from the customer's own words, never from the topic.
+        context = replace(context, intent=guess)
+    if context is not None and not answers_pending:
+        alone = _strength(hits, kb_conf, guess, settings)
+        mixed = _strength(context.hits, context.kb_confidence, context.intent, settings)
+        pointer = points_back(text)
+        use_context = prefer_context(
+            alone, mixed, cue=cue, pointer=pointer, settings=settings.policy
+        )
+        reading = {
+            "reading": "context" if use_context else "alone",
+            "followup_cue": cue,
+            "points_back": pointer,
+            "relatedness": round(context.relatedness, 4),
+            "alone": _reading_summary(understanding.hits, alone),
+            "context": _reading_summary(context.hits, mixed),
+        }
+        if use_context:
+            hits, kb_conf, guess, vector = (
+                context.hits,
+                context.kb_confidence,
+                context.intent,
+                context.vector,
+            )
+    proposed = _frames(text, guess, catalog, dialog, pending, cue=cue)
     signals = Signals(
-        candidates=tuple(Candidate(h.article.id, h.score) for h in understanding.hits),
-        kb_confidence=understanding.kb_confidence,
+        candidates=tuple(Candidate(h.article.id, h.score, len(h.exact)) for h in hits),
+        kb_confidence=kb_conf,
         intent=guess,
         explicit_human=understanding.explicit_human,
         sentiment=understanding.sentiment,
@@ -177,15 +269,32 @@ def plan_turn(
         deny=understanding.deny,
         pending=pending,
         proposed=proposed,
+        topic_article=dialog.topic_article if reading["reading"] == "context" else None,
+        leans_on_topic=cue and reading["reading"] == "context",
     )
     state = dialog.policy_state()
     decision = decide(signals, state, settings.policy)
+    decision = replace(decision, diagnostics={**decision.diagnostics, **reading})
     frame = None
     if decision.intent is not None:
         frame = pending if pending and pending.intent == decision.intent else proposed
+    if frame is not None and frame is proposed and proposed is not pending:
+        carried = [name for name, _ in frame.slots if name in dialog.topic_slots]
+        if carried and proposed is not None:
+            decision.diagnostics["carried_slots"] = carried
     intent = catalog.get(decision.intent)
     decision = verification_gate(decision, intent, customer)
-    return Plan(signals, state, decision, frame, intent, customer)
+    return Plan(signals, state, decision, frame, intent, customer, hits=hits, vector=vector)
+
+
+def _reading_summary(hits: list[KbHit], strength: ReadingStrength) -> dict[str, Any]:
+    return {
+        "decisive": strength.decisive,
+        "article_id": hits[0].article.id if hits else None,
+        "top_score": round(hits[0].score, 4) if hits else 0.0,
+        "kb_confidence": round(strength.kb_confidence, 4),
+        "intent_confidence": round(strength.intent_confidence, 4),
+    }
 
 
 def _slot_text(plan: Plan, slots: dict[str, str]) -> str:
@@ -265,12 +374,11 @@ def _confidence(decision: Decision, signals: Signals, hits: list[KbHit]) -> floa
 
 def compose_reply(
     plan: Plan,
-    understanding: Understanding,
     settings: Settings,
     outcome: ActionOutcome | None = None,
 ) -> BotReply:
     """The reply for `plan` (with the outcome of its action, when it called one)."""
-    hits = understanding.hits
+    hits = plan.hits
     decision = plan.decision
     slots = dict(plan.frame.slots) if plan.frame else {}
     if outcome is None and decision.kind is DecisionKind.RUN_INTENT and plan.intent is not None:

@@ -19,7 +19,7 @@ from app.agents import service as agents_service
 from app.agents.availability import QueueNotice, handoff_notice
 from app.agents.packet import build_packet
 from app.bot.planning import BotReply, Plan, compose_reply, plan_turn
-from app.bot.understanding import Understanding
+from app.bot.understanding import MessageReader, Understanding
 from app.config import Settings
 from app.conversations import service as conversation_service
 from app.conversations.contact import find_email, set_contact_email
@@ -32,6 +32,7 @@ from app.db import utcnow
 from app.errors import AppError, Conflict
 from app.intents.actions import ActionOutcome
 from app.intents.definitions import IntentCatalog
+from app.kb.knowledge import KbHit
 
 
 class ActionNeeded(Exception):
@@ -129,6 +130,7 @@ def _hand_off(
     conversation_id: str,
     reply: BotReply,
     understanding: Understanding,
+    hits: list[KbHit],
     dialog: Dialog,
     new_dialog: Dialog,
     bot_seq: int,
@@ -149,7 +151,7 @@ def _hand_off(
         intent=decision.intent,
         slots=slots,
         signals=reply.meta["signals"],
-        hits=understanding.hits,
+        hits=hits,
         bot_turns=dialog.bot_turns,
         misses=dialog.misses,
     )
@@ -189,6 +191,7 @@ def decide_and_store(
     understanding: Understanding,
     catalog: IntentCatalog,
     settings: Settings,
+    reader: MessageReader,
     action: tuple[int, ActionOutcome] | None = None,
     handoff_refused: AppError | None = None,
 ) -> StoredTurn:
@@ -227,7 +230,9 @@ def decide_and_store(
         conversation_service.reopen(conn, conversation_id=conversation_id)
         dialog = Dialog(customer_turns=dialog.customer_turns, bot_turns=dialog.bot_turns)
         reopened = True
-    plan = plan_turn(understanding, dialog, catalog, settings, reservation.customer)
+    topic = dialog.topic_vector
+    context = reader.in_context(understanding, topic) if topic is not None else None
+    plan = plan_turn(understanding, dialog, catalog, settings, reservation.customer, context)
     outcome = None
     if plan.needs_action:
         if action is None:
@@ -235,10 +240,12 @@ def decide_and_store(
         action_seq, outcome = action
         if action_seq != first:
             raise Conflict("the conversation changed while this message was handled; retry it")
-    reply = compose_reply(plan, understanding, settings, outcome)
+    reply = compose_reply(plan, settings, outcome)
     decision = reply.decision
     frame = plan.frame if decision.intent == (plan.frame.intent if plan.frame else None) else None
-    new_dialog = advance(dialog, decision, frame, understanding.sentiment, replied=True)
+    new_dialog = advance(
+        dialog, decision, frame, understanding.sentiment, replied=True, vector=plan.vector
+    )
     text, meta, notice = reply.text, reply.meta, None
     if decision.handoff_reason is not None:
         if handoff_refused is not None:
@@ -248,6 +255,7 @@ def decide_and_store(
             conversation_id=conversation_id,
             reply=reply,
             understanding=understanding,
+            hits=plan.hits,
             dialog=dialog,
             new_dialog=new_dialog,
             bot_seq=first + 1,

@@ -31,6 +31,7 @@ from app.kb.ann import (
     load_index,
     save_index,
 )
+from app.kb.exact_terms import ExactTerms
 from app.kb.models import Article
 from app.kb.passages import PASSAGES_VERSION, article_passages
 from app.kb.vector_index import CENTROID_WEIGHT, StoredPassages, VectorIndex
@@ -53,11 +54,13 @@ class ArticleRef:
 
 @dataclass(frozen=True)
 class KbHit:
-    """An article that matched a query, with its score and the kind of passage that matched."""
+    """An article that matched a query, with its score, the kind of passage that matched, and
+    the message's identifying terms it holds (app/kb/exact_terms.py)."""
 
     article: ArticleRef
     score: float
     matched: str
+    exact: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,7 @@ class _Snapshot:
     index: VectorIndex
     articles: dict[int, ArticleRef]
     revision: int
+    exact: ExactTerms = field(default_factory=lambda: ExactTerms(()))
 
 
 @dataclass
@@ -194,7 +198,8 @@ class KnowledgeIndex:
             changed=bool(plan.to_embed) or len(cached.kinds) != len(plan.kinds),
         )
         refs = {a.id: ArticleRef(a.id, a.slug, a.title, a.body) for a in articles}
-        self._snapshot = _Snapshot(index, refs, revision)
+        exact = await asyncio.to_thread(ExactTerms, zip(plan.article_ids, plan.texts, strict=True))
+        self._snapshot = _Snapshot(index, refs, revision, exact)
         self._built = True
         report = BuildReport(
             articles=len(articles),
@@ -292,15 +297,23 @@ class KnowledgeIndex:
         """The best `limit` articles for a unit query vector, best first."""
         return self.search_many(np.asarray(query).reshape(1, -1), limit=limit)[0]
 
-    def search_many(self, queries: np.ndarray, *, limit: int) -> list[list[KbHit]]:
-        """`search` for each row of `queries` (safe from any thread: it reads one snapshot)."""
+    def search_many(
+        self, queries: np.ndarray, *, limit: int, texts: list[str] | None = None
+    ) -> list[list[KbHit]]:
+        """`search` for each row of `queries` (safe from any thread: it reads one snapshot);
+        with the queries' `texts`, each hit also names the identifying terms it holds."""
         snapshot = self._snapshot
         found = snapshot.index.search_many(queries, articles=limit)
-        return [
-            [
-                KbHit(ref, max(0.0, min(1.0, score)), kind)
-                for article_id, score, kind in ranked
-                if (ref := snapshot.articles.get(article_id)) is not None
-            ]
-            for ranked in found
-        ]
+        results = []
+        for row, ranked in enumerate(found):
+            exact = (
+                snapshot.exact.matches(texts[row], [aid for aid, _, _ in ranked]) if texts else {}
+            )
+            results.append(
+                [
+                    KbHit(ref, max(0.0, min(1.0, score)), kind, exact.get(article_id, ()))
+                    for article_id, score, kind in ranked
+                    if (ref := snapshot.articles.get(article_id)) is not None
+                ]
+            )
+        return results

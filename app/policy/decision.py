@@ -23,7 +23,11 @@ The rules, in order (the first that applies wins):
    starts: hands off `intent_requires_human` for intents that always need a person, asks for
    missing slots, asks to confirm, or runs. An article above `answer_threshold` answers,
    unless the next article is within `ambiguity_margin` of it: then the bot asks which one was
-   meant.
+   meant, unless one of the close ones holds more of the message's identifying terms (a code,
+   a plan or product name) than the others, or is the article the conversation is on (its
+   last answer): then that one is meant. A message whose wording leans on
+   the previous turn ("is there a fee for that?") and whose best article in context is the
+   one the conversation is on is answered from it, even below the answer threshold.
 5. **Nothing fits**: right after a clarify that did not help -> handoff `low_confidence`; after
    `max_misses` turns without progress -> handoff `repeated_fallback`; otherwise clarify with
    the closest topics.
@@ -92,6 +96,7 @@ class Candidate:
 
     article_id: int
     score: float
+    exact: int = 0  # how many of the message's identifying terms (codes, names) it holds
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,8 @@ class Signals:
     deny: bool = False
     pending: Frame | None = None  # the intent in progress, updated with this message
     proposed: Frame | None = None  # the classifier's intent, as a new frame from this message
+    topic_article: int | None = None  # the article the conversation is on (its last answer)
+    leans_on_topic: bool = False  # the wording points back at the previous turn ("is it free?")
 
 
 @dataclass(frozen=True)
@@ -208,6 +215,27 @@ def intent_beats_kb(signals: Signals, settings: PolicySettings) -> tuple[bool, f
     kb_ok, _ = confident_match(signals, settings)
     margin = match - (signals.kb_confidence if kb_ok else 0.0)
     return accepted and margin >= 0.0, margin
+
+
+def named_by_identifier(signals: Signals, floor: float) -> int | None:
+    """The one article among those scoring at least `floor` that holds more of the message's
+    identifying terms (codes, names) than every other; None if there is no such one."""
+    close = [c for c in signals.candidates if c.score >= floor]
+    if not close:
+        return None
+    most = max(c.exact for c in close)
+    holders = [c for c in close if c.exact == most]
+    return holders[0].article_id if most > 0 and len(holders) == 1 else None
+
+
+def on_topic_followup(signals: Signals, settings: PolicySettings) -> bool:
+    """Whether the message leans on the previous turn by its wording and its best article,
+    read in context, is the one the conversation is on (even below the answer threshold, as
+    long as it is not too far off to suggest)."""
+    if not signals.leans_on_topic or signals.topic_article is None or not signals.candidates:
+        return False
+    best = signals.candidates[0]
+    return best.article_id == signals.topic_article and best.score >= settings.suggestion_floor
 
 
 def unhappy(
@@ -340,12 +368,42 @@ def decide(signals: Signals, state: ConversationState, settings: PolicySettings)
     diagnostics["intent_minus_kb"] = round(margin, 4)
     if wins and proposed is not None:
         return _advance(proposed, diagnostics, started=True)
+    if on_topic_followup(signals, settings):
+        # "is there interest on that?" right after the Klarna article: the conversation says
+        # what "that" is, though the words alone match it weakly.
+        diagnostics["topic_followup"] = True
+        return Decision(
+            DecisionKind.ANSWER,
+            Reason.KB_MATCH,
+            article_id=signals.topic_article,
+            diagnostics=diagnostics,
+        )
     if best_ok:
         close, gap = too_close(signals, settings)
         diagnostics["gap"] = round(gap, 4)
         if close:
             floor = signals.candidates[0].score - settings.ambiguity_margin
             options = tuple(c.article_id for c in signals.candidates if c.score >= floor)
+            named = named_by_identifier(signals, floor)
+            if named is not None:
+                # "error E102": the one close article that holds the code the customer typed.
+                diagnostics["tie_broken_by_identifier"] = True
+                return Decision(
+                    DecisionKind.ANSWER,
+                    Reason.KB_MATCH,
+                    article_id=named,
+                    diagnostics=diagnostics,
+                )
+            if signals.topic_article in options:
+                # Close neighbours, one of them the article the conversation is on: the
+                # conversation says which one is meant.
+                diagnostics["tie_broken_by_topic"] = True
+                return Decision(
+                    DecisionKind.ANSWER,
+                    Reason.KB_MATCH,
+                    article_id=signals.topic_article,
+                    diagnostics=diagnostics,
+                )
             return Decision(
                 DecisionKind.CLARIFY,
                 Reason.TOO_CLOSE,

@@ -80,6 +80,8 @@ def signals_from(data: dict[str, Any]) -> Signals:
         deny=bool(data.get("deny", False)),
         pending=_frame(data.get("pending")),
         proposed=_frame(data.get("proposed")),
+        topic_article=data.get("topic_article"),
+        leans_on_topic=bool(data.get("leans_on_topic", False)),
     )
 
 

@@ -113,3 +113,34 @@ class PolicySettings(BaseModel):
             "built-in patterns, on top of the intent classifier."
         ),
     )
+    # Follow-ups (app/policy/followups.py), chosen on the demo-store suite's follow-ups and
+    # topic changes (tests/suites/demo_store), reported on the held-out suite.
+    followup_weight: float = Field(
+        1.0,
+        ge=0.0,
+        le=2.0,
+        description=(
+            "How much of the conversation's topic (the vector of the reading the previous turn "
+            "acted on) is mixed into a message's vector for its context reading (0 turns "
+            "context reading off)."
+        ),
+    )
+    followup_margin: float = Field(
+        0.05,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "How much more likely to be right the context reading must be than the message "
+            "alone to be acted on, when the wording does not lean on the previous turn."
+        ),
+    )
+    followup_cue_slack: float = Field(
+        0.1,
+        ge=0.0,
+        le=1.0,
+        description=(
+            'When the wording leans on the previous turn ("and for express?", "is there a fee '
+            'for that?"), the context reading is acted on unless it is this much less likely '
+            "to be right than the message alone."
+        ),
+    )
