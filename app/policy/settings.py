@@ -70,10 +70,14 @@ class PolicySettings(BaseModel):
         ),
     )
     sentiment_handoff_level: float = Field(
-        -0.55,
+        -0.6,
         ge=-1.0,
         le=1.0,
-        description="A message scoring at or below this hands the conversation to a person.",
+        description=(
+            "A message scoring at or below this hands the conversation to a person (chosen with "
+            "the trend on the tune split of our calm and frustrated conversation sets, see "
+            "scripts/eval_sentiment_conversations.py)."
+        ),
     )
     sentiment_trend_handoff: float = Field(
         -0.3,
