@@ -31,6 +31,7 @@ from app.insights.schemas import GapCluster, GapReport, KbHealth, NeverMatched, 
 from app.kb import transfer_router
 from app.kb.models import Article, FolderDeletion
 from app.kb.schemas import ArticleRead
+from app.nlp.human_request import HELD_OUT_FILE
 from app.runtime import Runtime
 
 # Response fields the routes return: FastAPI serializes them into the JSON clients read.
@@ -77,7 +78,11 @@ EventType.BOT_RUN_INTENT
 EventType.BOT_ASK_SLOT
 EventType.BOT_CONFIRM
 EventType.BOT_CANCEL_INTENT
+EventType.BOT_SMALLTALK
 Presence.AWAY
+
+# The held-out phrasings, read only by scripts/eval_human_requests.py (never fitted on).
+HELD_OUT_FILE
 
 # Read by name through `provide("customer_access")` (app/conversations/deps.py).
 Runtime.customer_access

@@ -22,8 +22,15 @@ from app.config import Settings
 from app.conversations.dialog import Dialog, frame_for
 from app.identity import VerifiedCustomer, template_customer
 from app.intents.actions import ActionOutcome, render_reply
-from app.intents.definitions import HandoffAction, HttpAction, IntentCatalog, IntentDef
+from app.intents.definitions import (
+    HandoffAction,
+    HttpAction,
+    IntentCatalog,
+    IntentDef,
+    ReplyAction,
+)
 from app.intents.slots import read_slots
+from app.intents.smalltalk import smalltalk_reply
 from app.intents.templates import TemplateProblem
 from app.intents.templates import render as render_template
 from app.kb.knowledge import KbHit
@@ -59,6 +66,7 @@ REPLY_KINDS = {
     DecisionKind.CONFIRM: "ask",
     DecisionKind.CLARIFY: "clarify",
     DecisionKind.HANDOFF: "handoff",
+    DecisionKind.SMALLTALK: "smalltalk",
 }
 
 HANDOFF_TEXT = {
@@ -263,6 +271,8 @@ def plan_turn(
         kb_confidence=kb_conf,
         intent=guess,
         explicit_human=understanding.explicit_human,
+        human_request=understanding.human_request,
+        smalltalk=understanding.smalltalk,
         sentiment=understanding.sentiment,
         sentiment_trend=sentiment_trend([*dialog.sentiments, understanding.sentiment]),
         affirm=understanding.affirm,
@@ -431,4 +441,18 @@ def _text(plan: Plan, hits: list[KbHit], outcome: ActionOutcome | None, settings
         return _handoff_text(decision, plan.intent, slots, plan.template_customer)
     if decision.kind in (DecisionKind.ANSWER, DecisionKind.CLARIFY):
         return render(decision, hits, top_k=settings.retrieval.top_k).text
+    if decision.kind is DecisionKind.SMALLTALK:
+        return _smalltalk_text(plan)
     return _intent_text(plan, outcome)
+
+
+def _smalltalk_text(plan: Plan) -> str:
+    """The reply to small talk: a folder intent's own reply for the act, or the built-in one
+    for the moment (app/intents/smalltalk.py)."""
+    act = plan.decision.intent or ""
+    action = plan.intent.effective_action if plan.intent is not None else None
+    custom = None
+    if isinstance(action, ReplyAction):
+        custom = render_reply(action, {}, plan.template_customer).text
+    last = plan.state.last_kind.value if plan.state.last_kind else None
+    return smalltalk_reply(act, last, custom)

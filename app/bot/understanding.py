@@ -1,6 +1,6 @@
 """What the bot reads in a customer message, all from ONE encoder call: the knowledge base's
-best articles, the intent guess, the sentiment score, and the pattern checks (a request for a
-person, yes / no).
+best articles, the intent guess, the sentiment score, small talk, the request-for-a-person
+model's score, and the pattern checks (a request for a person, yes / no).
 
 `MessageReader.read_batch` reads a batch at once: the micro-batcher runs it on its worker
 thread right after encoding (one index search and one matrix product per model for the whole
@@ -36,6 +36,8 @@ class Reading:
     hits: list[KbHit]
     intent: IntentSignal | None
     sentiment: float
+    smalltalk: str | None = None  # the small-talk act (app/intents/smalltalk.py)
+    human_request: float = 0.0  # P(asks for a person) (app/nlp/human_request.py)
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class Understanding:
     explicit_human: bool
     affirm: bool
     deny: bool
+    smalltalk: str | None = None
+    human_request: float = 0.0
     vector: np.ndarray | None = None  # the encoder's unit vector of `read_as`
     read_as: str = ""  # the text as the models read it (misspellings mended); "" = `text`
 
@@ -100,9 +104,13 @@ class MessageReader:
         """The reading of each text (`vectors[i]` is the encoder's vector of `texts[i]`)."""
         hits, intents = self._search_and_classify(texts, vectors)
         sentiments = self._sentiment.score_many(texts, vectors)
+        talk = self._intents.smalltalk.read_many(texts, vectors)
+        requests = self._intents.human_request.score_many(texts, vectors)
         return [
-            Reading(found, intent, float(score))
-            for found, intent, score in zip(hits, intents, sentiments, strict=True)
+            Reading(found, intent, float(score), act, float(request))
+            for found, intent, score, act, request in zip(
+                hits, intents, sentiments, talk, requests, strict=True
+            )
         ]
 
     async def understand(self, text: str) -> Understanding:
@@ -127,6 +135,8 @@ class MessageReader:
             explicit_human=policy.human_request_patterns and asks_for_human(read_as),
             affirm=is_affirmation(read_as),
             deny=is_denial(read_as),
+            smalltalk=reading.smalltalk,
+            human_request=reading.human_request,
             vector=np.asarray(vector, np.float32).reshape(-1),
             read_as=read_as if read_as != text else "",
         )

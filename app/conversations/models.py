@@ -53,6 +53,7 @@ class EventType(enum.StrEnum):
     BOT_CANCEL_INTENT = "bot.cancel_intent"
     BOT_CLARIFY = "bot.clarify"
     BOT_HANDOFF = "bot.handoff"
+    BOT_SMALLTALK = "bot.smalltalk"
 
     @classmethod
     def bot(cls, decision_kind: str) -> EventType:

@@ -1,5 +1,6 @@
 """The intents in service: the folder's definitions (plus built-ins), the classifier fitted on
-their examples at start, and the HTTP client their actions use.
+their examples at start, the built-in small talk and request-for-a-person models, and the HTTP
+client their actions use.
 
 The classifier reads the same vector the knowledge search uses (and the message text):
 recognising an intent costs no second encoder call. A classifier fitted in this process is reused
@@ -39,6 +40,8 @@ from app.intents.definitions import (
     SlotType,
     load_intents,
 )
+from app.intents.smalltalk import SmallTalk
+from app.nlp.human_request import HumanRequestModel
 from app.nlp.intent_classifier import IntentClassifier
 from app.policy.decision import IntentSignal
 from app.ratelimit.limiter import RateLimits
@@ -83,8 +86,13 @@ class IntentEngine:
         client: httpx.AsyncClient,
         targets: dict[str, IntegrationTarget],
         limits: RateLimits | None = None,
+        *,
+        smalltalk: SmallTalk,
+        human_request: HumanRequestModel,
     ) -> None:
         self.catalog = catalog
+        self.smalltalk = smalltalk
+        self.human_request = human_request
         self.classifier = classifier
         self.client = client
         self.targets = targets
@@ -129,8 +137,18 @@ class IntentEngine:
             )
             for name, integration in settings.integrations.items()
         }
+        smalltalk = await SmallTalk.start(catalog, encode, model_key=model_key)
+        human_request = await HumanRequestModel.start(encode, model_key=model_key)
         log.info("intents: %d loaded from %s", len(catalog), settings.intents_dir)
-        return cls(catalog, classifier, httpx.AsyncClient(), targets, limits)
+        return cls(
+            catalog,
+            classifier,
+            httpx.AsyncClient(),
+            targets,
+            limits,
+            smalltalk=smalltalk,
+            human_request=human_request,
+        )
 
     def guess_many(
         self, vectors: np.ndarray, texts: list[str], calibrate: Callable[[float], float]

@@ -2,9 +2,13 @@
 
 The rules, in order (the first that applies wins):
 
-1. **Explicit request** for a person (the built-in recogniser, or an intent whose action is a
-   handoff with reason `explicit_request`, unless the message answers the bot's pending
-   question) -> handoff `explicit_request`.
+1. **Explicit request** for a person: the request model's score (`Signals.human_request`,
+   app/nlp/human_request.py) at or above `human_request_threshold`, or the built-in patterns
+   when they are on, unless the message is small talk ("are you a real person?" is a
+   question) -> handoff `explicit_request`. The model decides: the classifier's guess of an
+   intent whose action is a handoff with reason `explicit_request` (`talk_to_human`) is set
+   aside when the model does not fire, since that guess fired on mentions of people ("is
+   there an agent discount?"; docs/EVALUATION.md).
 2. **Negative sentiment**: the message scores at or below `sentiment_handoff_level`, or the
    conversation's trend falls to `sentiment_trend_handoff` after `sentiment_trend_min_messages`
    customer messages -> handoff `negative_sentiment`.
@@ -14,9 +18,14 @@ The rules, in order (the first that applies wins):
    - at the confirmation, yes runs it and no cancels it;
    - a message that is clearly about something else (another intent, or a confident article)
      leaves the intent and is handled as a new topic below;
+   - small talk ("ok", "thanks", "are you a bot?") that does none of that asks again without
+     counting a miss; a goodbye leaves the intent;
    - otherwise the bot asks again, and after `max_misses` turns without progress hands off
      `repeated_fallback`.
-4. **A new topic**: the classifier's intent is accepted when its calibrated confidence clears
+4. **Small talk** (a message that is only a greeting, thanks, an acknowledgement, a goodbye
+   or a question about the bot, or an accepted intent named after one of those acts) ->
+   `smalltalk` with the act as the decision's intent; never a miss.
+5. **A new topic**: the classifier's intent is accepted when its calibrated confidence clears
    `intent_threshold`; it then competes with the best article on calibrated confidence (the
    message's match with the intent's closest example vs with the article, both mapped to the
    probability of being right by the same calibration), not by order. An intent that wins
@@ -28,7 +37,7 @@ The rules, in order (the first that applies wins):
    last answer): then that one is meant. A message whose wording leans on
    the previous turn ("is there a fee for that?") and whose best article in context is the
    one the conversation is on is answered from it, even below the answer threshold.
-5. **Nothing fits**: right after a clarify that did not help -> handoff `low_confidence`; after
+6. **Nothing fits**: right after a clarify that did not help -> handoff `low_confidence`; after
    `max_misses` turns without progress -> handoff `repeated_fallback`; otherwise clarify with
    the closest topics.
 
@@ -57,6 +66,20 @@ class DecisionKind(enum.StrEnum):
     CANCEL_INTENT = "cancel_intent"
     CLARIFY = "clarify"
     HANDOFF = "handoff"
+    SMALLTALK = "smalltalk"
+
+
+class SmallTalkAct(enum.StrEnum):
+    """The small talk the bot understands whatever the intents folder holds."""
+
+    GREETING = "greeting"
+    THANKS = "thanks"
+    ACKNOWLEDGEMENT = "acknowledgement"
+    GOODBYE = "goodbye"
+    BOT_QUESTION = "bot_question"
+
+
+SMALLTALK_ACTS = frozenset(act.value for act in SmallTalkAct)
 
 
 class HandoffReason(enum.StrEnum):
@@ -86,6 +109,7 @@ class Reason(enum.StrEnum):
     TOO_CLOSE = "too_close"
     LOW_CONFIDENCE = "low_confidence"
     EMPTY_KNOWLEDGE = "empty_knowledge"
+    SMALLTALK = "smalltalk"
     # Set after the policy by the bot's planning: the intent needs a verified customer.
     NEEDS_VERIFIED_CUSTOMER = "needs_verified_customer"
 
@@ -132,7 +156,9 @@ class Signals:
     candidates: tuple[Candidate, ...] = ()  # best first
     kb_confidence: float = 0.0  # calibrated probability that the best article answers
     intent: IntentSignal | None = None
-    explicit_human: bool = False
+    explicit_human: bool = False  # the built-in patterns matched
+    human_request: float = 0.0  # the request model's P(the message asks for a person)
+    smalltalk: str | None = None  # the SmallTalkAct the whole message is, if any
     sentiment: float = 0.0  # [-1, 1], negative = unhappy
     sentiment_trend: float = 0.0  # negative = getting worse
     affirm: bool = False
@@ -294,6 +320,10 @@ def _advance(frame: Frame, diagnostics: dict[str, Any], *, started: bool) -> Dec
     return Decision(DecisionKind.RUN_INTENT, reason, intent=frame.intent, diagnostics=diagnostics)
 
 
+def _smalltalk(act: str, diagnostics: dict[str, Any]) -> Decision:
+    return Decision(DecisionKind.SMALLTALK, Reason.SMALLTALK, intent=act, diagnostics=diagnostics)
+
+
 def _miss(
     state: ConversationState, settings: PolicySettings, diagnostics: dict[str, Any]
 ) -> Decision | None:
@@ -318,6 +348,14 @@ def _continue_pending(
     if signals.deny:
         cancel = DecisionKind.CANCEL_INTENT
         return Decision(cancel, Reason.DECLINED, intent=frame.intent, diagnostics=diagnostics)
+    if signals.smalltalk == SmallTalkAct.GOODBYE:
+        return None
+    kind = DecisionKind.CONFIRM if state.awaiting == CONFIRM_STEP else DecisionKind.ASK_SLOT
+    slot = None if kind is DecisionKind.CONFIRM else state.awaiting
+    if signals.smalltalk is not None:  # "ok", "thanks": ask again, not a miss
+        return Decision(
+            kind, Reason.SMALLTALK, intent=frame.intent, slot=slot, diagnostics=diagnostics
+        )
     # No progress on the intent: is the customer talking about something else?
     other_intent, _ = accepted_intent(signals, settings)
     if other_intent and signals.proposed and signals.proposed.intent != frame.intent:
@@ -327,8 +365,6 @@ def _continue_pending(
     fallback = _miss(state, settings, diagnostics)
     if fallback is not None:
         return fallback
-    kind = DecisionKind.CONFIRM if state.awaiting == CONFIRM_STEP else DecisionKind.ASK_SLOT
-    slot = None if kind is DecisionKind.CONFIRM else state.awaiting
     return Decision(kind, Reason.NO_ANSWER, intent=frame.intent, slot=slot, diagnostics=diagnostics)
 
 
@@ -341,15 +377,20 @@ def decide(signals: Signals, state: ConversationState, settings: PolicySettings)
         "intent_confidence": round(signals.intent.confidence, 4) if signals.intent else None,
         "sentiment": round(signals.sentiment, 4),
         "sentiment_trend": round(signals.sentiment_trend, 4),
+        "human_request_score": round(signals.human_request, 4),
     }
+    if signals.smalltalk is not None:
+        diagnostics["smalltalk"] = signals.smalltalk
 
     # 1. The customer asks for a person.
-    proposed = signals.proposed
-    intent_ok, _ = accepted_intent(signals, settings)
-    asks_human = intent_ok and proposed and proposed.handoff is HandoffReason.EXPLICIT_REQUEST
-    answers_question = signals.pending is not None and signals.pending.changed
-    if signals.explicit_human or (asks_human and not answers_question):
+    modelled = signals.human_request >= settings.human_request_threshold
+    if signals.smalltalk is None and (signals.explicit_human or modelled):
         return _handoff(HandoffReason.EXPLICIT_REQUEST, diagnostics)
+    proposed = signals.proposed
+    if proposed is not None and proposed.handoff is HandoffReason.EXPLICIT_REQUEST:
+        diagnostics["request_intent_set_aside"] = proposed.intent
+        signals = replace(signals, intent=None, proposed=None)
+        proposed = None
 
     # 2. The customer is unhappy.
     fired, measured = unhappy(signals, state, settings)
@@ -363,10 +404,16 @@ def decide(signals: Signals, state: ConversationState, settings: PolicySettings)
         if step is not None:
             return step
 
-    # 4. A new topic: intent or article, by calibrated confidence.
+    # 4. Small talk.
+    if signals.smalltalk is not None:
+        return _smalltalk(signals.smalltalk, diagnostics)
+
+    # 5. A new topic: intent or article, by calibrated confidence.
     wins, margin = intent_beats_kb(signals, settings)
     diagnostics["intent_minus_kb"] = round(margin, 4)
     if wins and proposed is not None:
+        if proposed.intent in SMALLTALK_ACTS:  # a folder intent that customises an act
+            return _smalltalk(proposed.intent, diagnostics)
         return _advance(proposed, diagnostics, started=True)
     if on_topic_followup(signals, settings):
         # "is there interest on that?" right after the Klarna article: the conversation says
@@ -417,7 +464,7 @@ def decide(signals: Signals, state: ConversationState, settings: PolicySettings)
             diagnostics=diagnostics,
         )
 
-    # 5. Nothing fits.
+    # 6. Nothing fits.
     if state.last_kind is DecisionKind.CLARIFY and settings.handoff_after_failed_clarify:
         return _handoff(HandoffReason.LOW_CONFIDENCE, diagnostics)
     fallback = _miss(state, settings, diagnostics)

@@ -74,6 +74,8 @@ def signals_from(data: dict[str, Any]) -> Signals:
         kb_confidence=float(data.get("kb_confidence", 0.0)),
         intent=IntentSignal(**intent) if intent else None,
         explicit_human=bool(data.get("explicit_human", False)),
+        human_request=float(data.get("human_request", 0.0)),
+        smalltalk=data.get("smalltalk"),
         sentiment=float(data.get("sentiment", 0.0)),
         sentiment_trend=float(data.get("sentiment_trend", 0.0)),
         affirm=bool(data.get("affirm", False)),

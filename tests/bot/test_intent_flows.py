@@ -204,10 +204,12 @@ async def test_repeated_misses_hand_off(chat_as: Callable[..., Any]) -> None:
 
 
 async def test_smalltalk_intents_reply(chat: Callable[..., Any]) -> None:
+    # Small talk is built in (kind "smalltalk"); the demo's greeting.yaml customises its reply.
     hello = (await chat("hi there"))["reply"]
-    assert (hello["kind"], hello["intent"]) == ("intent", "greeting")
+    assert (hello["kind"], hello["intent"]) == ("smalltalk", "greeting")
+    assert "Larkspur assistant" in hello["text"]
     thanks = (await chat("thanks a lot"))["reply"]
-    assert (thanks["kind"], thanks["intent"]) == ("intent", "thanks")
+    assert (thanks["kind"], thanks["intent"]) == ("smalltalk", "thanks")
 
 
 async def test_a_failing_system_hands_off_with_action_failed(

@@ -137,10 +137,75 @@ TABLE = [
         handoff(HandoffReason.EXPLICIT_REQUEST),
     ),
     (
-        "human-intent",
-        with_intent(kb(0.3), HUMAN, 0.9),
+        "request-model-fires",
+        also(kb(0.9), human_request=0.8),
         FRESH,
         handoff(HandoffReason.EXPLICIT_REQUEST),
+    ),
+    (
+        "request-model-below-threshold-answers",
+        also(kb(0.9), human_request=0.3),
+        FRESH,
+        Decision(DecisionKind.ANSWER, Reason.KB_MATCH, article_id=1),
+    ),
+    (
+        # The request model decides: the classifier's guess of talk_to_human alone fired on
+        # mentions of people ("is there an agent discount?"), so it is set aside.
+        "human-intent-without-the-request-model-is-set-aside",
+        with_intent(kb(0.3), HUMAN, 0.9),
+        FRESH,
+        Decision(DecisionKind.CLARIFY, Reason.LOW_CONFIDENCE, suggestions=(1,)),
+    ),
+    (
+        "human-intent-with-the-request-model",
+        with_intent(kb(0.3), HUMAN, 0.9, human_request=0.9),
+        FRESH,
+        handoff(HandoffReason.EXPLICIT_REQUEST),
+    ),
+    (
+        "a-question-about-the-bot-is-not-a-request",
+        also(kb(0.3), human_request=0.9, explicit_human=True, smalltalk="bot_question"),
+        FRESH,
+        Decision(DecisionKind.SMALLTALK, Reason.SMALLTALK, intent="bot_question"),
+    ),
+    # --- small talk
+    (
+        "hello-is-small-talk-whatever-the-kb-says",
+        also(kb(0.7), smalltalk="greeting"),
+        FRESH,
+        Decision(DecisionKind.SMALLTALK, Reason.SMALLTALK, intent="greeting"),
+    ),
+    (
+        "thanks-after-a-clarify-is-not-a-failed-clarify",
+        also(kb(0.1), smalltalk="thanks"),
+        ConversationState(customer_turns=1, misses=2, last_kind=DecisionKind.CLARIFY),
+        Decision(DecisionKind.SMALLTALK, Reason.SMALLTALK, intent="thanks"),
+    ),
+    (
+        "a-folder-intent-named-after-an-act-is-small-talk",
+        with_intent(kb(0.3), Frame("greeting"), 0.9),
+        FRESH,
+        Decision(DecisionKind.SMALLTALK, Reason.SMALLTALK, intent="greeting"),
+    ),
+    (
+        "ok-at-the-confirmation-is-yes",
+        also(kb(0.2), pending=REFUND_KNOWN, affirm=True, smalltalk="acknowledgement"),
+        CONFIRMING,
+        Decision(DecisionKind.RUN_INTENT, Reason.CONFIRMED, intent="refund"),
+    ),
+    (
+        "ok-while-a-slot-is-awaited-asks-again-without-a-miss",
+        also(kb(0.2), pending=ORDER, affirm=True, smalltalk="acknowledgement"),
+        ConversationState(customer_turns=3, misses=2, awaiting="order_number"),
+        Decision(
+            DecisionKind.ASK_SLOT, Reason.SMALLTALK, intent="order_status", slot="order_number"
+        ),
+    ),
+    (
+        "goodbye-leaves-the-intent",
+        also(kb(0.2), pending=ORDER, smalltalk="goodbye"),
+        ASKING_ORDER,
+        Decision(DecisionKind.SMALLTALK, Reason.SMALLTALK, intent="goodbye"),
     ),
     (
         "human-intent-below-threshold-ignored",
