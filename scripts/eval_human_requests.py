@@ -162,7 +162,8 @@ def human_section(embedder: Embedder, replies: Served) -> str:
     return (
         f"Threshold {threshold} (the policy's default, `human_request_threshold`); chosen on the "
         f"calibrate rows: {chosen}. Served = through `POST /messages`, first message of a new "
-        "conversation, a fire = handoff `explicit_request` (the patterns are on by default).\n\n"
+        "conversation, a fire = handoff `explicit_request`, with the policy's defaults (the "
+        "patterns off: they added no recall and some false fires).\n\n"
         + markdown_table(headers, table)
     )
 

@@ -49,12 +49,14 @@ _PHRASES: dict[SmallTalkAct, tuple[str, ...]] = {
         "hi | hello | hey | hiya | heya | howdy | yo | hola | greetings | good morning |"
         "good afternoon | good evening | morning | afternoon | evening | whats up | sup |"
         "how are you | how are you doing | hows it going | hope youre well | hi hi |"
-        "hello hello | anyone there | is anyone there | anybody there | is anybody there"
+        "hello hello | anyone there | is anyone there | anybody there | is anybody there |"
+        "good day | hullo | hallo | hey all | hi folks | hey folks | hello folks"
     ),
     SmallTalkAct.THANKS: _listed(
         "thanks | thank you | thank u | thx | thnx | thanx | thnks | ty | tysm | tyvm |"
         "thankyou | many thanks | much appreciated | appreciate it | i appreciate it |"
-        "appreciated | i appreciate that | ta"
+        "appreciated | i appreciate that | ta | appreciate | thanks a bunch | thanks a million |"
+        "thanks loads | big thanks | thanks again"
     ),
     SmallTalkAct.ACKNOWLEDGEMENT: _listed(
         "ok | okay | okey | okie | k | kk | got it | gotcha | cheers | perfect | great | cool |"
@@ -63,14 +65,22 @@ _PHRASES: dict[SmallTalkAct, tuple[str, ...]] = {
         "lovely | good | very good | fair enough | will do | that helps | that helped |"
         "thats helpful | helpful | that works | works for me | good to know | thats great |"
         "thats perfect | thats fine | thats good | amazing | wonderful | fantastic | super |"
-        "ok then | right | ah ok | oh ok | i got it | no problem | no worries"
+        "ok then | right | ah ok | oh ok | i got it | no problem | no worries | nice one |"
+        "roger | roger that | good stuff | clear | thats clear | fine by me | thats brilliant |"
+        "thats helpful | thats useful"
     ),
     SmallTalkAct.GOODBYE: _listed(
         "bye | goodbye | bye bye | byebye | see you | see ya | see you later | later |"
         "take care | have a nice day | have a good day | have a great day | have a good one |"
         "have a nice evening | good night | thats all | that is all | thats it |"
         "thats everything | nothing else | im done | all done | im all set | all set |"
-        "no more questions | thats all i needed | that was all"
+        "no more questions | thats all i needed | that was all | ciao | catch you later |"
+        "goodnight | thats all i wanted | done for now | until next time | talk soon |"
+        + " | ".join(
+            f"have a {adjective} {when}"
+            for adjective in ("nice", "good", "great", "lovely", "wonderful")
+            for when in ("day", "evening", "weekend", "night", "one")
+        )
     ),
 }
 _FILLER = frozenset(
@@ -79,7 +89,7 @@ _FILLER = frozenset(
         "everyone | there | team | bot | guys | mate | buddy | you | u | really | indeed | just |"
         "oh | ah | um | hmm | well | then | now | and | no | yes | yeah | info | information |"
         "answer | reply | response | quick | advice | support | time | it | was | is | ever |"
-        "kind | of"
+        "kind | of | yep | yup | folks"
     )
 )
 _ORDER = (
@@ -102,8 +112,19 @@ _BOT_QUESTIONS = tuple(
         r"^(who|what) (am i|are we) (talking|chatting|speaking) (to|with)( here| now)?$",
         r"^(who|what) are you$",
         r"^is (this|the) chat (automated|a bot|a robot|run by a bot)$",
+        rf"^(youre|you are) {_BOT}( right| arent you| yes| then)?$",
     )
 )
+
+# "thanks for <what was done>", whatever it was (a few words).
+# Not thanks: "thanks for nothing", "thanks for the refund but where is it".
+_NOT_THANKS = frozenset(
+    _listed(
+        "nothing | but | where | when | how | what | why | can | could | do | does | still |"
+        "not | never | wasting | again"
+    )
+)
+_THANKS_FOR = re.compile(r"^(?:thanks|thank you|thank u|thx|many thanks|ty) for ((?:\w+ ?){1,6})$")
 
 EXAMPLES: dict[SmallTalkAct, tuple[str, ...]] = {
     SmallTalkAct.GREETING: _listed(
@@ -176,6 +197,9 @@ def lexical_act(text: str) -> SmallTalkAct | None:
     joined = " ".join(tokens)
     if any(pattern.match(joined) for pattern in _BOT_QUESTIONS):
         return SmallTalkAct.BOT_QUESTION
+    thanked = _THANKS_FOR.match(joined)
+    if thanked and not _NOT_THANKS.intersection(thanked.group(1).split()):
+        return SmallTalkAct.THANKS
     found: set[SmallTalkAct] = set()
     at = 0
     while at < len(tokens):
