@@ -15,7 +15,8 @@ Small talk (`app/intents/smalltalk.py`), on `smalltalk.csv` (tune: `VECTOR_SIMIL
 chosen there, `--tune` prints its grid) and `smalltalk_heldout.csv` (never tuned on): accuracy
 of the act (a message that is not small talk must get none), and served, whether the reply's
 kind is `smalltalk` with the right act for small talk and anything else for the rest, with the
-shipped intents and with none.
+shipped intents and with none. Last, what reading both adds to a turn, next to the bare
+encode of the same message.
 
 Run from the repo root: `.venv/bin/python scripts/eval_human_requests.py [--write] [--tune]`.
 """
@@ -212,6 +213,35 @@ def smalltalk_section(embedder: Embedder, replies: Served, tune: bool) -> str:
     return markdown_table(headers, table)
 
 
+def cost_line(embedder: Embedder) -> str:
+    """What reading small talk and the request model adds to a turn, next to the bare encode
+    of the same message (medians over interleaved repetitions, one message at a time)."""
+    train = read_rows(TRAINING_FILE, "train")
+    texts = [t for t, _ in train]
+    model = HumanRequestModel.fit(embedder.encode(texts), texts, [y for _, y in train])
+
+    async def encode(batch: list[str]) -> np.ndarray:
+        return embedder.encode(batch)
+
+    talk = asyncio.run(SmallTalk.start(IntentCatalog({}), encode))
+    message = ["hi, can I speak to someone about my refund?"]
+    encode_s, read_s = [], []
+    for _ in range(200):
+        began = time.perf_counter()
+        vector = embedder.encode(message)
+        encode_s.append(time.perf_counter() - began)
+        began = time.perf_counter()
+        talk.read_many(message, vector)
+        model.score_many(message, vector)
+        read_s.append(time.perf_counter() - began)
+    encode_ms, read_ms = 1000 * np.median(encode_s), 1000 * np.median(read_s)
+    return (
+        f"Cost per message (no encoder call added): small talk + request model {read_ms:.3f} ms "
+        f"median, against {encode_ms:.2f} ms for the bare encode of the same message "
+        f"({100 * read_ms / encode_ms:.1f}%)."
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="write docs/EVALUATION.md")
@@ -240,7 +270,8 @@ def main() -> None:
         f"{human}\n\n"
         "Small talk: right act = small-talk messages read as their act; not small talk = other "
         "messages (a greeting with a question, follow-ups, requests) not read as small talk.\n\n"
-        f"{talk}\n"
+        f"{talk}\n\n"
+        f"{cost_line(embedder)}\n"
     )
     publish(text, SECTION, write=args.write, path=REPO_ROOT / "docs" / "EVALUATION.md")
 
