@@ -1,5 +1,5 @@
 """The command line: `python -m app serve | migrate | ask | replay | eval | kb sync | kb import |
-kb export | kb reindex | create-user`."""
+kb export | kb reindex | create-user | test conversations`."""
 
 from __future__ import annotations
 
@@ -30,6 +30,10 @@ eval_cli = typer.Typer(
     no_args_is_help=True,
 )
 cli.add_typer(eval_cli, name="eval")
+test_cli = typer.Typer(
+    help="Run conversation suites (YAML) through the bot's own turn code.", no_args_is_help=True
+)
+cli.add_typer(test_cli, name="test")
 
 
 def _configure_logging(settings: Settings) -> None:
@@ -433,6 +437,95 @@ def kb_reindex(
         report = asyncio.run(reindex(settings, full=full, progress=update))
     rate = report.embedded / report.seconds if report.seconds else 0.0
     typer.echo(json.dumps({**report.__dict__, "passages_per_second": round(rate, 1)}))
+
+
+def _scratch_settings(settings: Settings, scratch: Path) -> Settings:
+    """`settings` with a scratch data folder and database (nothing live is read or written),
+    reusing the data folder's encoder export (`models/`, a cache) and a copy of its index
+    (so unchanged articles are not embedded again)."""
+    import shutil
+
+    live_models = settings.model_cache_dir.resolve()
+    live_models.mkdir(parents=True, exist_ok=True)
+    (scratch / "models").symlink_to(live_models, target_is_directory=True)
+    if settings.index_dir.is_dir():
+        shutil.copytree(settings.index_dir, scratch / "index")
+    return settings.model_copy(
+        update={
+            "data_dir": scratch,
+            "database_url": None,
+            "redis_url": None,
+            "admin_email": None,
+            "admin_password": None,
+        }
+    )
+
+
+@test_cli.command("conversations")
+def test_conversations(
+    suite: Annotated[
+        Path, typer.Argument(help="A suite file (YAML) or a folder of *.yaml suite files.")
+    ],
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the whole run as JSON to this file.")
+    ] = None,
+    kb: Annotated[
+        Path | None, typer.Option(help="Knowledge folder to test (default: SWITCHBOARD_KB_DIR).")
+    ] = None,
+    intents: Annotated[
+        Path | None,
+        typer.Option(help="Intents folder to test (default: SWITCHBOARD_INTENTS_DIR)."),
+    ] = None,
+    call_integrations: Annotated[
+        bool,
+        typer.Option(
+            "--call-integrations",
+            help="Call the systems HTTP intents use (default: such a turn is reported as kind "
+            "`intent` with its intent and slots, and nothing is called).",
+        ),
+    ] = False,
+) -> None:
+    """Run the conversations of SUITE through the bot's own turn code (understanding, policy,
+    dialogue state) with the settings `serve` would use, on a scratch data folder and database:
+    prints a pass/fail table with the reason for each failure. Exit 0 when every turn passes,
+    1 on any failure, 2 when the suite is not valid."""
+    import tempfile
+
+    from app.runtime import Runtime
+    from app.suites.definitions import SuiteInvalid, load_suite
+    from app.suites.report import format_run
+
+    try:
+        loaded = load_suite(suite)
+    except SuiteInvalid as exc:
+        for problem in exc.problems:
+            typer.echo(f"switchboard: {problem}", err=True)
+        raise typer.Exit(2) from None
+    base = Settings()
+    _configure_logging(base)
+    overrides: dict[str, Any] = {}
+    if kb is not None:
+        overrides["kb_dir"] = kb
+    if intents is not None:
+        overrides["intents_dir"] = intents
+    base = base.model_copy(update=overrides)
+
+    async def run(scratch: Path) -> dict[str, Any]:
+        runtime = await Runtime.start(_scratch_settings(base, scratch))
+        try:
+            assert runtime.suites is not None
+            result = await runtime.suites.run(loaded, call_integrations=call_integrations)
+            return result.as_dict()
+        finally:
+            await runtime.stop()
+
+    with tempfile.TemporaryDirectory(prefix="switchboard-test-") as scratch:
+        report = asyncio.run(run(Path(scratch)))
+    typer.echo(format_run(report))
+    if json_out is not None:
+        json_out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    if not report["passed"]:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -329,6 +329,19 @@ class Settings(BaseSettings):
     )
     server: ServerSettings = Field(default_factory=ServerSettings)
     max_message_chars: int = Field(4000, ge=1, le=100_000, description="Longest customer message.")
+    test_suites_dir: Path | None = Field(
+        None,
+        description="Folder of conversation suites the admin console's Tests page offers: each "
+        "`*.yaml` file and each folder of them in it is one suite. Unset: admins paste or "
+        "upload a suite.",
+    )
+    test_runs_kept: int = Field(
+        20,
+        ge=1,
+        le=1000,
+        description="Runs of each conversation suite kept in `<data_dir>/suite_runs/` (the "
+        "Tests page diffs a run against the suite's last run on the live knowledge).",
+    )
     log_level: str = Field("info", description="Python logging level name.")
     integrations: dict[str, IntegrationSettings] = Field(
         default_factory=demo_integrations,

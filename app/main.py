@@ -36,10 +36,12 @@ from app.kb.transfer_router import router as kb_transfer_router
 from app.nlp.embedder import Embedder
 from app.runtime import Runtime
 from app.security_headers import DEMO_REFERRER, PAGE_CSP, SecurityHeaders, demo_csp
+from app.suites.router import router as suites_router
 
 WEB_DIR = Path(__file__).parent / "web"
 MAX_BODY_BYTES = 256 * 1024
 KB_BODY_BYTES = 64 * 1024 * 1024  # knowledge-base imports and long articles
+SUITE_BODY_BYTES = 3 * 1024 * 1024  # a conversation suite's YAML (at most 2 MB) in JSON
 
 log = logging.getLogger(__name__)
 DEMO_STORE_SCRIPT = '<script src="/static/demo_store.js" defer></script>'
@@ -105,6 +107,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     app.include_router(insights_router, max_body_size=KB_BODY_BYTES)
     app.include_router(analytics_router, max_body_size=MAX_BODY_BYTES)
     app.include_router(kb_transfer_router, max_body_size=KB_BODY_BYTES)
+    app.include_router(suites_router, max_body_size=SUITE_BODY_BYTES)
     # WebSockets: frames are capped in app/realtime/sockets.py.
     app.include_router(customer_stream.router)
     app.include_router(agent_stream.router)

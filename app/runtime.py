@@ -38,6 +38,8 @@ from app.ratelimit.limiter import RateLimits
 from app.realtime.broker import Broker
 from app.realtime.factory import create_broker
 from app.storage import probe_folder
+from app.suites.runner import SuiteRunner
+from app.suites.runs import RUNS_FOLDER, RunStore
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +88,8 @@ class Runtime:
     refresher: IndexRefresher | None = None
     sweeper: EmptyConversationSweeper | None = None
     budget: TextBudget | None = None  # characters of customer messages per client
+    suites: SuiteRunner | None = None  # conversation suites (the bot's turn on a scratch DB)
+    suite_runs: RunStore | None = None
     startup_seconds: float = 0.0
 
     @classmethod
@@ -174,6 +178,15 @@ class Runtime:
             ClientAddresses(settings.trusted_proxies),
         )
         runtime.budget = TextBudget.from_settings(settings)
+        runtime.suites = SuiteRunner(
+            db=db,
+            batcher=batcher,
+            knowledge=knowledge,
+            intents=intents,
+            reader=reader,
+            settings=settings,
+        )
+        runtime.suite_runs = RunStore(settings.data_dir / RUNS_FOLDER, keep=settings.test_runs_kept)
         try:
             await runtime.load_knowledge_folder()
         except BaseException:

@@ -87,6 +87,9 @@ HELD_OUT_FILE
 # Read by name through `provide("customer_access")` (app/conversations/deps.py).
 Runtime.customer_access
 
+# Read by name through `provide("suite_runs")` (app/suites/deps.py).
+Runtime.suite_runs
+
 # The `mode` query parameter of POST /api/v1/admin/kb/import: FastAPI validates it (anything but
 # "upsert" is a 422), so the route itself never reads it.
 transfer_router.import_articles.mode

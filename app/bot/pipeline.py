@@ -73,6 +73,11 @@ def _result(customer: StoredMessage, bot: StoredMessage | None) -> TurnResult:
     )
 
 
+def _not_called(intent: str | None) -> ActionOutcome:
+    """The outcome shown for an HTTP intent whose call is not made ("try it", suites)."""
+    return ActionOutcome(ok=True, text=f"(would call the {intent} action)")
+
+
 class _Clock:
     """Measures consecutive stages of a turn."""
 
@@ -96,7 +101,8 @@ class _AlreadyStored(Exception):
 
 class Bot:
     """The bot's side of a conversation: what it reads in a message, what it would say, and
-    the whole customer turn."""
+    the whole customer turn. With `call_integrations` false an HTTP intent is decided and
+    stored as if its call succeeded, without making it (conversation suites)."""
 
     def __init__(
         self,
@@ -107,8 +113,10 @@ class Bot:
         access: CustomerAccess,
         broker: Broker,
         settings: Settings,
+        call_integrations: bool = True,
     ) -> None:
         self._db = db
+        self._call_integrations = call_integrations
         self._reader = reader
         self._intents = intents
         self._access = access
@@ -130,9 +138,7 @@ class Bot:
         plan = plan_turn(
             understanding, dialog, self._intents.catalog, self._settings, context=context
         )
-        outcome = None
-        if plan.needs_action:
-            outcome = ActionOutcome(ok=True, text=f"(would call the {plan.decision.intent} action)")
+        outcome = _not_called(plan.decision.intent) if plan.needs_action else None
         return compose_reply(plan, self._settings, outcome)
 
     async def handle_customer_message(
@@ -222,11 +228,14 @@ class Bot:
             if found is not None:
                 raise _AlreadyStored(_result(*found)) from None
             clock.lap("decide")
-            outcome = await self._intents.run(
-                plan.intent,
-                dict(plan.frame.slots) if plan.frame else {},
-                idempotency_key=f"{conversation_id}:{needed.first_seq}",
-                customer=plan.customer,
-            )
+            if not self._call_integrations:
+                outcome = _not_called(plan.intent.name)
+            else:
+                outcome = await self._intents.run(
+                    plan.intent,
+                    dict(plan.frame.slots) if plan.frame else {},
+                    idempotency_key=f"{conversation_id}:{needed.first_seq}",
+                    customer=plan.customer,
+                )
             clock.lap("action")
             return await store(action=(needed.first_seq, outcome))

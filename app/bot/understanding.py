@@ -83,15 +83,34 @@ class MessageReader:
         sentiment: SentimentModel,
         settings: Settings,
         speller: Speller | None = None,
+        reads_with_batch: bool = True,
     ) -> None:
         self._batcher = batcher
         self._speller = speller
         self._speller_revision: int | None = None
+        # False for a reader whose index is not the batcher's reader's (a suite run against a
+        # draft overlay): the batch's reading is of the live index, so the vector is read here.
+        self._reads_with_batch = reads_with_batch
         self._knowledge = knowledge
         self._intents = intents
         self._sentiment = sentiment
         self._settings = settings
         self._calibrate = partial(kb_confidence, settings=settings.policy)
+
+    def with_knowledge(self, knowledge: KnowledgeIndex) -> MessageReader:
+        """This reader over another index (a suite run against a draft overlay): the same
+        models and speller; a vector the batch read against the live index is read again."""
+        if knowledge is self._knowledge:
+            return self
+        return MessageReader(
+            batcher=self._batcher,
+            knowledge=knowledge,
+            intents=self._intents,
+            sentiment=self._sentiment,
+            settings=self._settings,
+            speller=self._speller,
+            reads_with_batch=False,
+        )
 
     def _search_and_classify(
         self, texts: list[str], vectors: np.ndarray
@@ -122,7 +141,7 @@ class MessageReader:
             vector, reading = await self._batcher.encode_and_read(read_as)
         except EmbedderError as exc:
             raise ServiceUnavailable("the language model failed on this message; retry") from exc
-        if reading is None:
+        if reading is None or not self._reads_with_batch:
             reading = self.read_batch([read_as], vector.reshape(1, -1))[0]
         hits = reading.hits
         policy = self._settings.policy

@@ -13,6 +13,7 @@ the problem is named in `storage` (shown on /readyz) and the write retried until
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import time
 import uuid
@@ -286,6 +287,17 @@ class KnowledgeIndex:
             self._unsaved = None
         self.storage.succeeded()
         return True
+
+    def overlay(self, folder: Path) -> KnowledgeIndex:
+        """A private copy serving this index's current snapshot, whose `rebuild` saves into
+        `folder` and swaps only the copy's snapshot: "what if these articles were published"
+        without touching the live index (unchanged articles' vectors are reused)."""
+        twin = copy.copy(self)
+        twin._folder = folder
+        twin._unsaved = None
+        twin.last_build = None
+        twin.storage = StorageWatch("a knowledge overlay folder")
+        return twin
 
     def snapshot_vectors(self) -> tuple[StoredPassages, dict[int, ArticleRef]]:
         """The live snapshot's passage vectors and its articles, read together (read-only: for
