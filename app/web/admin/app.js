@@ -4,12 +4,13 @@ import { $, say } from "../shared/dom.js";
 import { initArticles } from "./articles.js";
 import { initTransfer } from "./transfer.js";
 import { initTry } from "./try.js";
+import { initTests } from "./tests.js";
 import { initGaps } from "./gaps.js";
 import { initUsers } from "./users.js";
 import { initDashboard } from "./dashboard.js";
 import { askForCode, CODE_PROMPT, codeOf, showEnrolment } from "../shared/second_factor.js";
 
-const VIEWS = ["articles", "transfer", "try", "gaps", "users", "dashboard"];
+const VIEWS = ["articles", "transfer", "try", "tests", "gaps", "users", "dashboard"];
 
 const state = { user: null, modules: {}, shown: new Set() };
 
@@ -75,6 +76,7 @@ function startConsole(user) {
     state.modules.articles = initArticles($("articles"), ctx);
     state.modules.transfer = initTransfer($("transfer"), ctx);
     state.modules.try = initTry($("try"), ctx);
+    state.modules.tests = initTests($("tests"));
     state.modules.gaps = initGaps($("gaps"), ctx);
     state.modules.users = initUsers($("users"), ctx);
     state.modules.dashboard = initDashboard($("dashboard"));
