@@ -16,6 +16,11 @@ if [ -z "${SWITCHBOARD_IDENTITY__SECRET:-}" ]; then
   SWITCHBOARD_IDENTITY__SECRET="$("$PY" -c 'import secrets; print(secrets.token_hex(32))')"
 fi
 export SWITCHBOARD_IDENTITY__SECRET
+# The admin console's Tests page offers the repository's conversation suites.
+if [ -z "${SWITCHBOARD_TEST_SUITES_DIR:-}" ] && [ -d tests/suites ]; then
+  SWITCHBOARD_TEST_SUITES_DIR=tests/suites
+  export SWITCHBOARD_TEST_SUITES_DIR
+fi
 
 DEMO_IDENTITY_SECRET="$SWITCHBOARD_IDENTITY__SECRET" \
   "$PY" scripts/demo_orders_api.py --host "${ORDERS_HOST:-127.0.0.1}" --port "$ORDERS_PORT" &
