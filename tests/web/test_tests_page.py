@@ -90,6 +90,8 @@ def test_an_admin_runs_a_suite_then_sees_what_a_draft_would_change(
     expect(now_passing).to_contain_text("telescope rental")
     expect(now_passing).to_contain_text("answer telescope-rentals")
     expect(tests).to_contain_text("with “Telescope rentals” as if published")
+    now_passing.get_by_text("The replies").click()
+    expect(now_passing).to_contain_text("Now: We rent telescopes for stargazing nights")
 
     inject_axe(page)
     found = page.evaluate(

@@ -85,7 +85,18 @@ export function initTests(section) {
         h("td", {}, String(item.turn)),
         h("td", {}, item.say),
         h("td", {}, item.before.move),
-        h("td", {}, item.after.move),
+        h(
+          "td",
+          {},
+          item.after.move,
+          h(
+            "details",
+            {},
+            h("summary", {}, "The replies"),
+            h("p", {}, h("strong", {}, "Before: "), item.before.text || "(not run)"),
+            h("p", {}, h("strong", {}, "Now: "), item.after.text || "(not run)"),
+          ),
+        ),
       ),
     );
   }
