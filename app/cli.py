@@ -470,11 +470,20 @@ def test_conversations(
         Path | None, typer.Option("--json", help="Write the whole run as JSON to this file.")
     ] = None,
     kb: Annotated[
-        Path | None, typer.Option(help="Knowledge folder to test (default: SWITCHBOARD_KB_DIR).")
+        Path | None,
+        typer.Option(
+            help="Knowledge folder to test (default: SWITCHBOARD_KB_DIR).",
+            exists=True,
+            file_okay=False,
+        ),
     ] = None,
     intents: Annotated[
         Path | None,
-        typer.Option(help="Intents folder to test (default: SWITCHBOARD_INTENTS_DIR)."),
+        typer.Option(
+            help="Intents folder to test (default: SWITCHBOARD_INTENTS_DIR).",
+            exists=True,
+            file_okay=False,
+        ),
     ] = None,
     call_integrations: Annotated[
         bool,

@@ -101,3 +101,12 @@ def test_an_invalid_suite_exits_2_naming_file_conversation_and_key(
     assert f"{suite}: line 9, conversation 'canada, then a person', turn 2" in result.stderr
     assert "expect.handof_reason: unknown key" in result.stderr
     assert result.stdout == ""
+
+    no_kb = _run(
+        [str(suite), "--kb", str(tmp_path / "nowhere")],
+        tmp_path / "data",
+        model_cache,
+        seeded_index,
+    )
+    assert no_kb.returncode == 2
+    assert "does not exist" in no_kb.stderr
