@@ -384,7 +384,9 @@ def decide(signals: Signals, state: ConversationState, settings: PolicySettings)
 
     # 1. The customer asks for a person.
     modelled = signals.human_request >= settings.human_request_threshold
-    if signals.smalltalk is None and (signals.explicit_human or modelled):
+    # "yes please" to "Shall I refund it?" answers the question; it asks for nobody.
+    confirms = state.awaiting == CONFIRM_STEP and signals.affirm and not signals.explicit_human
+    if signals.smalltalk is None and not confirms and (signals.explicit_human or modelled):
         return _handoff(HandoffReason.EXPLICIT_REQUEST, diagnostics)
     proposed = signals.proposed
     if proposed is not None and proposed.handoff is HandoffReason.EXPLICIT_REQUEST:

@@ -168,6 +168,13 @@ TABLE = [
         FRESH,
         Decision(DecisionKind.SMALLTALK, Reason.SMALLTALK, intent="bot_question"),
     ),
+    (
+        # "yes please" to "Shall I refund it?" answers the question, whatever the model says.
+        "yes-please-at-the-confirmation-runs-the-intent",
+        also(kb(0.3), pending=REFUND_KNOWN, affirm=True, human_request=0.8),
+        CONFIRMING,
+        Decision(DecisionKind.RUN_INTENT, Reason.CONFIRMED, intent="refund"),
+    ),
     # --- small talk
     (
         "hello-is-small-talk-whatever-the-kb-says",
