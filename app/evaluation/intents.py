@@ -2,12 +2,13 @@
 
 It encodes with the service's encoder, fits the service's `IntentClassifier` on `--train`
 (vectors and texts; rows with the out-of-scope label are not an intent and are left out of the
-fit), and predicts `--test` exactly as a turn does: the confidence is P(intent | in scope)
-times the classifier's typicality gate, and a message below the threshold is out of scope.
+fit), and routes `--test` exactly as a turn does (`app.policy.decision.routes_intent`): a message
+is taken as its best intent when its in-scope score clears the rejection threshold and
+P(intent | in scope) clears the policy's `intent_threshold`; otherwise it is not routed.
 
-The rejection threshold is the policy's `intent_threshold` unless `--val` is given: then it is
-chosen on that held-out split (never on the test file) as the grid value with the best balanced
-score, the mean of in-scope accuracy and out-of-scope recall (ties: the lower threshold). A
+The rejection threshold is the policy's `intent_scope_threshold` unless `--val` is given: then
+it is chosen on that held-out split (never on the test file) as the grid value with the best
+balanced score, the mean of in-scope accuracy and out-of-scope recall (ties: the lower threshold). A
 validation split without out-of-scope rows cannot choose a threshold; the default is kept.
 
 Metrics: in-scope accuracy (right intent and not rejected, over all in-scope rows), accuracy
@@ -31,6 +32,7 @@ from app.config import Settings
 from app.evaluation.retrieval import encode_texts, load_embedder
 from app.nlp.datasets import DatasetError, Labelled, read_labelled_csv
 from app.nlp.intent_classifier import IntentClassifier
+from app.policy.decision import IntentSignal, routes_intent
 from app.policy.settings import PolicySettings
 
 DEFAULT_OUT = Path("data/eval/intents.json")
@@ -67,15 +69,15 @@ def score(
     oos_label: str | None,
     threshold: float,
     policy: PolicySettings,
-    confidences: tuple[np.ndarray, list[str]] | None = None,
+    confidences: list[IntentSignal] | None = None,
 ) -> IntentReport:
-    """Metrics of the classifier on encoded rows at `threshold`."""
+    """Metrics of the classifier on encoded rows at rejection `threshold`."""
     if confidences is None:
         confidences = predictions(classifier, vectors, texts, policy)
-    confidence, best = confidences
+    routing = policy.model_copy(update={"intent_scope_threshold": threshold})
     truth_a = np.asarray(truth)
-    best_a = np.asarray(best)
-    accepted = confidence >= threshold
+    best_a = np.asarray([signal.name for signal in confidences])
+    accepted = np.asarray([routes_intent(signal, routing) for signal in confidences])
     oos = truth_a == oos_label if oos_label is not None else np.zeros(len(truth), dtype=bool)
     ins = ~oos
     right = best_a == truth_a
@@ -104,10 +106,19 @@ def score(
 
 def predictions(
     classifier: IntentClassifier, vectors: np.ndarray, texts: list[str], policy: PolicySettings
-) -> tuple[np.ndarray, list[str]]:
-    """The confidence and best intent of every row, as a turn computes them."""
+) -> list[IntentSignal]:
+    """The best intent of every row as the policy sees it in a turn."""
     guesses = classifier.predict(vectors, threshold=0.0, calibrate=_calibrate(policy), texts=texts)
-    return np.asarray([g.confidence for g in guesses]), [g.ranked[0][0] for g in guesses]
+    return [
+        IntentSignal(
+            g.ranked[0][0],
+            g.confidence,
+            match=g.match,
+            probability=g.ranked[0][1],
+            in_scope=g.in_scope,
+        )
+        for g in guesses
+    ]
 
 
 def choose_threshold(
@@ -184,8 +195,8 @@ def intents_command(
     classifier = IntentClassifier.fit(train_vectors, train_labels, texts=train_texts)
     fit_seconds = time.perf_counter() - began
 
-    threshold = policy.intent_threshold
-    chosen_on = "the policy default (intent_threshold)"
+    threshold = policy.intent_scope_threshold
+    chosen_on = "the policy default (intent_scope_threshold)"
     if val is not None and val_rows is not None and oos_label is not None:
         val_texts, val_truth = _split(val_rows)
         if oos_label in val_truth:
@@ -230,7 +241,8 @@ def intents_command(
         "fit_seconds": round(fit_seconds, 2),
         "encode_seconds": round(encode_seconds, 2),
         "temperature": classifier.temperature,
-        "threshold_at_default": policy.intent_threshold,
+        "threshold_at_default": policy.intent_scope_threshold,
+        "intent_threshold": policy.intent_threshold,
     }
     out.write_text(json.dumps(payload, indent=2), encoding="utf-8")
     typer.echo(f"\nwrote {out}")

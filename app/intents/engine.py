@@ -159,7 +159,13 @@ class IntentEngine:
             return [None] * len(texts)
         guesses = self.classifier.predict(vectors, threshold=0.0, calibrate=calibrate, texts=texts)
         return [
-            IntentSignal(name=g.ranked[0][0], confidence=g.confidence, match=g.match)
+            IntentSignal(
+                name=g.ranked[0][0],
+                confidence=g.confidence,
+                match=g.match,
+                probability=g.ranked[0][1],
+                in_scope=g.in_scope,
+            )
             if g.ranked
             else None
             for g in guesses

@@ -51,9 +51,10 @@ class IntentGuess:
     """The classifier's reading of one message."""
 
     name: str | None  # best intent, or None when rejected as out of scope
-    confidence: float  # P(best intent | in scope) x match, in [0, 1]
+    confidence: float  # P(best intent | in scope) x in_scope, in [0, 1]
     ranked: tuple[tuple[str, float], ...]  # top 3 (name, P(intent | in scope)), before rejection
     match: float = 1.0  # calibrated similarity to the intent's closest example (see predict)
+    in_scope: float = 1.0  # how much the message looks like one of the intents at all, in [0, 1]
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -371,7 +372,9 @@ class IntentClassifier:
         probability), the match is `calibrate(cosine to the best intent's closest example)`, on
         the same scale as knowledge-base scores, and the confidence is P(intent | in scope) x
         min(typicality gate, match); without it, the match is the gate and the confidence
-        P x gate. Below `threshold` the message is out of scope."""
+        P x gate. That gate is the guess's `in_scope`, P its `ranked[0][1]`: a caller may judge
+        the two apart (is it one of the intents at all; which one). Below `threshold` the
+        confidence puts the message out of scope (`name` is None)."""
         vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
         probabilities, matches = self._scores(vectors, texts)
         guesses = []
@@ -389,6 +392,8 @@ class IntentClassifier:
                 gate = min(gate, match)
             confidence = float(min(1.0, max(0.0, probability * gate)))
             guesses.append(
-                IntentGuess(name if confidence >= threshold else None, confidence, ranked, match)
+                IntentGuess(
+                    name if confidence >= threshold else None, confidence, ranked, match, gate
+                )
             )
         return guesses

@@ -25,10 +25,12 @@ The rules, in order (the first that applies wins):
 4. **Small talk** (a message that is only a greeting, thanks, an acknowledgement, a goodbye
    or a question about the bot, or an accepted intent named after one of those acts) ->
    `smalltalk` with the act as the decision's intent; never a miss.
-5. **A new topic**: the classifier's intent is accepted when its calibrated confidence clears
-   `intent_threshold`; it then competes with the best article on calibrated confidence (the
-   message's match with the intent's closest example vs with the article, both mapped to the
-   probability of being right by the same calibration), not by order. An intent that wins
+5. **A new topic**: the classifier's intent is accepted when the message is in scope for the
+   intents (`intent_scope_threshold`) and the intent is the likely one among them
+   (`intent_threshold`, see `routes_intent`); it then competes with the best article on
+   calibrated confidence (the message's match with the intent's closest example vs with the
+   article, both mapped to the probability of being right by the same calibration), not by
+   order. An intent that wins
    starts: hands off `intent_requires_human` for intents that always need a person, asks for
    missing slots, asks to confirm, or runs. An article above `answer_threshold` answers,
    unless the next article is within `ambiguity_margin` of it: then the bot asks which one was
@@ -133,6 +135,10 @@ class IntentSignal:
     name: str
     confidence: float
     match: float = 0.0
+    # The two questions the confidence multiplies, when the classifier gives them apart:
+    # P(this intent | the message is one of the intents), and how much it is one at all.
+    probability: float | None = None
+    in_scope: float | None = None
 
 
 @dataclass(frozen=True)
@@ -224,12 +230,26 @@ def too_close(signals: Signals, settings: PolicySettings) -> tuple[bool, float]:
     return gap < settings.ambiguity_margin, gap
 
 
+def routes_intent(intent: IntentSignal, settings: PolicySettings) -> bool:
+    """Whether the classifier's best intent is taken: the message is one of the intents
+    (`in_scope` at or above `intent_scope_threshold`) and this one is the likeliest by enough
+    (`probability` at or above `intent_threshold`). The two are judged apart: their product
+    turned down in-scope messages split between two close intents, and let an atypical message
+    through on a confident head. A signal without the parts (stored before they existed) is
+    judged on its confidence."""
+    if intent.probability is None or intent.in_scope is None:
+        return intent.confidence >= settings.intent_threshold
+    return (
+        intent.in_scope >= settings.intent_scope_threshold
+        and intent.probability >= settings.intent_threshold
+    )
+
+
 def accepted_intent(signals: Signals, settings: PolicySettings) -> tuple[bool, float]:
-    """Whether the classifier's intent clears the intent threshold, and its confidence."""
+    """Whether the classifier's intent is taken (`routes_intent`), and its confidence."""
     if signals.intent is None or signals.proposed is None:
         return False, 0.0
-    confidence = signals.intent.confidence
-    return confidence >= settings.intent_threshold, confidence
+    return routes_intent(signals.intent, settings), signals.intent.confidence
 
 
 def intent_beats_kb(signals: Signals, settings: PolicySettings) -> tuple[bool, float]:

@@ -27,6 +27,7 @@ SETTINGS = PolicySettings(
     suggestion_floor=0.2,
     ambiguity_margin=0.02,
     intent_threshold=0.5,
+    intent_scope_threshold=0.5,
     sentiment_handoff_level=-0.6,
     sentiment_trend_handoff=-0.5,
     sentiment_trend_min_messages=3,
@@ -357,6 +358,40 @@ TABLE = [
         also(kb(0.2), pending=REFUND_KNOWN),
         CONFIRMING,
         Decision(DecisionKind.CONFIRM, Reason.NO_ANSWER, intent="refund"),
+    ),
+]
+
+
+HOURS = Frame("opening_hours")
+
+
+def with_parts(frame: Frame, probability: float, in_scope: float) -> Signals:
+    """Empty knowledge, and the classifier proposing `frame` with the two parts of its
+    confidence given apart (as the service's classifier gives them)."""
+    confidence = probability * in_scope
+    signal = IntentSignal(frame.intent, confidence, confidence, probability, in_scope)
+    return Signals(intent=signal, proposed=frame)
+
+
+TABLE += [
+    # --- routing judges "one of the intents?" and "which one?" apart
+    (
+        "in-scope-and-likely-runs-though-the-product-is-low",
+        with_parts(HOURS, probability=0.6, in_scope=0.7),
+        FRESH,
+        Decision(DecisionKind.RUN_INTENT, Reason.INTENT_MATCH, intent="opening_hours"),
+    ),
+    (
+        "confident-head-out-of-scope-is-not-routed",
+        with_parts(HOURS, probability=0.95, in_scope=0.3),
+        FRESH,
+        Decision(DecisionKind.CLARIFY, Reason.EMPTY_KNOWLEDGE),
+    ),
+    (
+        "in-scope-but-split-between-intents-asks-back",
+        with_parts(HOURS, probability=0.4, in_scope=0.95),
+        FRESH,
+        Decision(DecisionKind.CLARIFY, Reason.EMPTY_KNOWLEDGE),
     ),
 ]
 
