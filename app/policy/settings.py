@@ -17,7 +17,7 @@ DEFAULT_AMBIGUITY_MARGIN = 0.08
 # `scripts/calibrate_routing.py` on CLINC150 val and a held-out fifth of BANKING77 train, never
 # on a reported split; see docs/EVALUATION.md ("served").
 DEFAULT_INTENT_THRESHOLD = 0.5
-DEFAULT_INTENT_SCOPE_THRESHOLD = 0.45
+DEFAULT_INTENT_SCOPE_THRESHOLD = 0.55
 DEFAULT_KB_CALIBRATION = (6.1, -2.0)
 # Chosen by `scripts/eval_human_requests.py` on the `calibrate` rows of
 # app/nlp/data/human_requests.csv (the centre of the thresholds that maximise recall minus false
