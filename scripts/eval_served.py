@@ -51,7 +51,7 @@ from scripts.evalkit import (  # noqa: E402
     require_dir,
 )
 from scripts.reportkit import EVALUATION, publish, ran_on  # noqa: E402
-from scripts.servicekit import free_port, prepare_data_dir, start_server, stop_server  # noqa: E402
+from scripts.servicekit import free_port, start_server, stop_server  # noqa: E402
 
 OOS = "oos"
 SETS = ("banking77", "clinc150", "banking77_oos")
@@ -219,7 +219,6 @@ def served(labelled: LabelledSet, folder: Path, concurrency: int) -> Tally:
         "SWITCHBOARD_RATE_LIMITS__ENABLED": "false",
     }
     data, port = folder / "data", free_port()
-    prepare_data_dir(data, env)
     # Fitting thousands of examples at start takes minutes on a shared 2-core machine.
     process, _, _ = start_server(data, port, timeout=START_TIMEOUT, env_overrides=env)
     try:
@@ -244,6 +243,7 @@ def main() -> None:
 
     sets = load_sets(args.datasets, [s.strip() for s in args.sets.split(",") if s.strip()])
     rows = []
+    misses = []
     for labelled in sets:
         if args.limit:
             labelled = LabelledSet(
@@ -254,6 +254,11 @@ def main() -> None:
             report = {} if args.no_classifier else classifier_only(labelled, Path(tmp))
         print(f"{labelled.name}: {dict(tally.in_scope)} {dict(tally.out_of_scope)}")
         print(f"  misses by reply kind:reason: {tally.reasons.most_common(8)}")
+        total = sum(tally.in_scope.values()) + sum(tally.out_of_scope.values())
+        common = ", ".join(
+            f"`{why}` {100 * count / total:.1f}%" for why, count in tally.reasons.most_common(4)
+        )
+        misses.append(f"- {labelled.name}: {common}")
         rows.append(
             (
                 labelled.name,
@@ -300,6 +305,11 @@ BANKING77 (train / test), CLINC150 full (train / test + oos_test), BANKING77-OOS
 {ran_on()}
 
 {table}
+
+Replies other than routed-right (in scope) or rejected (out of scope), by reply kind and
+reason, as a share of the set's rows:
+
+{chr(10).join(misses)}
 """
     publish(text, "served", write=args.write, path=EVALUATION)
 
