@@ -130,7 +130,7 @@ def write_intents(train: Labelled, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     by_name: dict[str, list[str]] = {}
     for text, label in train:
-        if label != OOS:
+        if label != OOS and text.strip():  # BANKING77-OOS train has a few blank lines
             by_name.setdefault(intent_name(label), []).append(text)
     for name, examples in sorted(by_name.items()):
         intent = {"name": name, "examples": examples, "reply": f"Intent {name}."}
