@@ -206,7 +206,7 @@ def _strength(
 ) -> ReadingStrength:
     confidence = intent.confidence if intent else 0.0
     scores = [h.score for h in hits]
-    return ReadingStrength(kb, confidence, decisive(scores, confidence, settings.policy))
+    return ReadingStrength(kb, confidence, decisive(scores, intent, settings.policy))
 
 
 def plan_turn(

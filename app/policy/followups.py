@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from app.policy.decision import IntentSignal, routes_intent
 from app.policy.settings import PolicySettings
 
 # Words and openings by which a message leans on what was said before it.
@@ -78,11 +79,11 @@ class ReadingStrength:
         return max(self.kb_confidence, self.intent_confidence)
 
 
-def decisive(scores: list[float], intent_confidence: float, settings: PolicySettings) -> bool:
-    """Whether a reading with these article `scores` (best first) and intent confidence
-    would be acted on: an accepted intent, or an article above the answer threshold with no
+def decisive(scores: list[float], intent: IntentSignal | None, settings: PolicySettings) -> bool:
+    """Whether a reading with these article `scores` (best first) and intent would be acted
+    on: an intent the policy routes to, or an article above the answer threshold with no
     neighbour within the ambiguity margin."""
-    if intent_confidence >= settings.intent_threshold:
+    if intent is not None and routes_intent(intent, settings):
         return True
     if not scores or scores[0] < settings.answer_threshold:
         return False
