@@ -150,8 +150,11 @@ def classify(reply: dict, label: str) -> tuple[str, str]:
     return ("handoff" if reply["kind"] == "handoff" else "asked"), why
 
 
-async def send_all(url: str, rows: Labelled, concurrency: int) -> Tally:
-    """Send each row as the first message of a new conversation; tally the replies."""
+async def send_all(
+    url: str, rows: Labelled, concurrency: int, dump: list[dict] | None = None
+) -> Tally:
+    """Send each row as the first message of a new conversation; tally the replies (and, with
+    `dump`, keep each row's reply there)."""
     tally = Tally()
     queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
     for row in rows:
@@ -169,7 +172,10 @@ async def send_all(url: str, rows: Labelled, concurrency: int) -> Tally:
                 headers={"Authorization": f"Bearer {body['token']}"},
             )
             response.raise_for_status()
-            outcome, why = classify(response.json()["reply"], label)
+            reply = response.json()["reply"]
+            outcome, why = classify(reply, label)
+            if dump is not None:
+                dump.append({"text": text, "label": label, "outcome": outcome, "reply": reply})
             if label == OOS:
                 tally.out_of_scope[outcome] += 1
             else:
@@ -208,7 +214,9 @@ def classifier_only(labelled: LabelledSet, folder: Path) -> dict:
     return dict(json.loads(out.read_text(encoding="utf-8")))
 
 
-def served(labelled: LabelledSet, folder: Path, concurrency: int) -> Tally:
+def served(
+    labelled: LabelledSet, folder: Path, concurrency: int, dump: list[dict] | None = None
+) -> Tally:
     """The set sent through the API of a service whose intents are the train split's."""
     intents, kb = folder / "intents", folder / "kb"
     write_intents(labelled.train, intents)
@@ -222,7 +230,7 @@ def served(labelled: LabelledSet, folder: Path, concurrency: int) -> Tally:
     # Fitting thousands of examples at start takes minutes on a shared 2-core machine.
     process, _, _ = start_server(data, port, timeout=START_TIMEOUT, env_overrides=env)
     try:
-        return asyncio.run(send_all(f"http://127.0.0.1:{port}", labelled.test, concurrency))
+        return asyncio.run(send_all(f"http://127.0.0.1:{port}", labelled.test, concurrency, dump))
     finally:
         stop_server(process)
 
@@ -239,6 +247,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight")
     parser.add_argument("--no-classifier", action="store_true", help="skip the classifier run")
     parser.add_argument("--write", action="store_true", help="write docs/EVALUATION.md")
+    parser.add_argument(
+        "--dump", type=Path, help="write every row's reply as JSON lines to DIR/<set>.jsonl"
+    )
     args = parser.parse_args()
 
     sets = load_sets(args.datasets, [s.strip() for s in args.sets.split(",") if s.strip()])
@@ -250,7 +261,14 @@ def main() -> None:
                 labelled.name, labelled.train, labelled.test[: args.limit], labelled.val
             )
         with tempfile.TemporaryDirectory(prefix="eval-served-") as tmp:
-            tally = served(labelled, Path(tmp), args.concurrency)
+            dump: list[dict] | None = [] if args.dump else None
+            tally = served(labelled, Path(tmp), args.concurrency, dump)
+            if args.dump and dump is not None:
+                args.dump.mkdir(parents=True, exist_ok=True)
+                lines = (json.dumps(row, ensure_ascii=False) for row in dump)
+                (args.dump / f"{labelled.name}.jsonl").write_text(
+                    "\n".join(lines) + "\n", encoding="utf-8"
+                )
             report = {} if args.no_classifier else classifier_only(labelled, Path(tmp))
         print(f"{labelled.name}: {dict(tally.in_scope)} {dict(tally.out_of_scope)}")
         print(f"  misses by reply kind:reason: {tally.reasons.most_common(8)}")
